@@ -1,0 +1,81 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target of ours: Swift 6 mode, strict memory safety (so `unsafe` is visible and
+/// confined to the modules that touch C), and imports internal unless marked `public`.
+let strictSettings: [SwiftSetting] = [
+    .strictMemorySafety(),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "credbroker",
+    products: [
+        .executable(name: "credbroker", targets: ["credbroker"]),
+        .executable(name: "credbroker-bench", targets: ["credbroker-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // One system-library module per C library; each has exactly one Swift importer.
+        .systemLibrary(
+            name: "CSodium", pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(
+            name: "BrokerCrypto", dependencies: ["CSodium", "COpenSSL"],
+            swiftSettings: strictSettings),
+        .target(name: "CSystemShims"),
+        .target(
+            name: "BrokerSystem", dependencies: ["BrokerCrypto", "CSystemShims"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "BrokerCLI",
+            dependencies: [
+                "BrokerCrypto", "BrokerSystem", "BrokerVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings),
+
+        // Helpers for tests: temporary directories, subprocesses, built-product lookup.
+        .target(name: "BrokerTesting", swiftSettings: strictSettings),
+
+        .executableTarget(
+            name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "credbroker-bench",
+            dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault"],
+            swiftSettings: strictSettings),
+
+        // Drives one vault operation from the command line so the crash tests can kill it
+        // at every write, fsync and rename (strace fault injection), and so the README demo
+        // can store and read back a record before the daemon exists. Not installed.
+        .executableTarget(
+            name: "vault-harness",
+            dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault"],
+            path: "Tests/VaultHarness",
+            swiftSettings: strictSettings),
+
+        .testTarget(
+            name: "BrokerCryptoTests", dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerTesting"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerVaultTests",
+            dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerTesting"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerCLITests", dependencies: ["BrokerSystem", "BrokerTesting"],
+            swiftSettings: strictSettings),
+    ]
+)

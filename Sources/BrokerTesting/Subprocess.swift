@@ -1,0 +1,79 @@
+public import Foundation
+
+/// The outcome of a finished subprocess.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    /// True when the process was killed by a signal (status is then the signal number).
+    public var signaled: Bool
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs programs for tests, with captured output and optional standard input.
+public enum Subprocess {
+    /// Runs `executable` (a path, or a name looked up in PATH) to completion.
+    public static func run(
+        _ executable: String, _ arguments: [String], stdin: String? = nil,
+        environment: [String: String]? = nil, currentDirectory: String? = nil
+    ) throws -> ProcessResult {
+        let process = Process()
+        if executable.contains("/") {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + arguments
+        }
+        if let environment { process.environment = environment }
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
+        // Read both pipes concurrently so neither can fill and block the child.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus,
+            signaled: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Whether `name` is found in PATH.
+    public static func isAvailable(_ name: String) -> Bool {
+        (try? run("which", [name]).status) == 0
+    }
+}
+
+/// Where the build put this package's executables: the directory of the running test
+/// bundle, which SwiftPM shares with them (debug or release alike).
+public enum BuiltProducts {
+    public static var directory: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (exe as NSString).deletingLastPathComponent
+    }
+
+    /// The path of the built executable `name`.
+    public static func path(_ name: String) -> String { directory + "/" + name }
+
+    /// The package's root directory (for scripts under Tests/).
+    public static var packageRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }
+}

@@ -1,0 +1,41 @@
+public import Foundation
+
+/// A private (0700) temporary directory, removed with everything in it by `remove()` or
+/// when the value is released. Tests that make files make them here.
+public final class TemporaryDirectory: @unchecked Sendable {
+    // @unchecked Sendable: `path` is immutable; removal is idempotent.
+    public let path: String
+
+    public init(prefix: String = "credbroker-test") throws {
+        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { unsafe mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw CocoaError(.fileWriteUnknown) }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .replacingOccurrences(of: "//", with: "/")
+    }
+
+    deinit { remove() }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `path/name`.
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes `text` to `path/name` with `mode` and returns the path.
+    @discardableResult
+    public func write(_ name: String, _ text: String, mode: Int = 0o600) throws -> String {
+        let target = file(name)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
+        return target
+    }
+
+    /// Every regular file under the directory, recursively.
+    public func allFiles() -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return [] }
+        return walker.compactMap { $0 as? String }.map { file($0) }.filter {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+    }
+}
