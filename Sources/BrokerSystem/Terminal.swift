@@ -1,0 +1,54 @@
+public import BrokerCrypto
+import Glibc
+
+/// Prompts on the controlling terminal (`/dev/tty`), never on stdout, as age does.
+public enum Terminal {
+    /// Whether a controlling terminal can be opened.
+    public static var isAvailable: Bool {
+        let fd = Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
+        if fd < 0 { return false }
+        Glibc.close(fd)
+        return true
+    }
+
+    /// Shows `prompt` on /dev/tty and reads one line with echo off into locked memory.
+    public static func readSecret(prompt: String) throws(SystemError) -> SecretBytes {
+        let fd = try FileDescriptor.open("/dev/tty", flags: O_RDWR | O_NOCTTY)
+        try fd.writeAll(Array(prompt.utf8))
+        var saved = termios()
+        try syscall("tcgetattr") { unsafe tcgetattr(fd.rawValue, &saved) }
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        quiet.c_lflag |= tcflag_t(ECHONL)
+        try syscall("tcsetattr") { unsafe tcsetattr(fd.rawValue, TCSAFLUSH, &quiet) }
+        defer { _ = unsafe tcsetattr(fd.rawValue, TCSAFLUSH, &saved) }
+
+        var length = 0
+        var failure: SystemError?
+        let line = SecretBytes(count: SecretFile.maxSecretBytes) { out in
+            var byte: UInt8 = 0
+            while length < out.count {
+                let n = unsafe Glibc.read(fd.rawValue, &byte, 1)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = SystemError(call: "read /dev/tty", errno: errno)
+                    return
+                }
+                if n == 0 || byte == 0x0A { break }
+                unsafe out[length] = byte
+                length += 1
+            }
+            byte = 0
+        }
+        if let failure { throw failure }
+        if length > 0, line.withUnsafeBytes({ $0[length - 1] }) == 0x0D { length -= 1 }
+        return SecretBytes(copying: line, offset: 0, count: length)
+    }
+
+    /// Writes `text` to /dev/tty (for the one-time recovery key display, it goes to
+    /// stdout instead when there is no terminal; see the CLI).
+    public static func write(_ text: String) throws(SystemError) {
+        let fd = try FileDescriptor.open("/dev/tty", flags: O_WRONLY | O_NOCTTY)
+        try fd.writeAll(Array(text.utf8))
+    }
+}
