@@ -74,6 +74,9 @@ public final class Vault {
     /// files SQLite keeps beside it.
     static func checkFiles(_ path: String) throws(VaultError) {
         let directory = FileSecurity.parentDirectory(of: path)
+        if (try? FileSecurity.status(ofPath: directory)) == .some(nil) {
+            throw VaultError(.notFound, "no vault at \"\(path)\" (directory \"\(directory)\" does not exist); create one with: credbroker vault init --vault \"\(path)\"")
+        }
         do { try FileSecurity.checkPrivateDirectory(directory) } catch { throw .insecure(error) }
         let found: FileStatus?
         do { found = try FileSecurity.checkPrivateFile(path, allowedModes: [0o600]) } catch { throw .insecure(error) }

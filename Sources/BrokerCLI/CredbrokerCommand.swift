@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// The `credbroker` command line.
+struct CredbrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credbroker",
+        abstract: "A secure OAuth credential broker: encrypted vault, scoped tokens over a Unix socket.",
+        version: "0.1.0",
+        subcommands: [VaultCommand.self])
+
+}
+
+/// The entry point for the `credbroker` executable.
+public enum CLI {
+    /// Parses, runs, and exits with the CLI's exit codes; errors go to stderr with the
+    /// "credbroker: error:" prefix.
+    public static func main(arguments: [String]) -> Never {
+        do {
+            var command = try CredbrokerCommand.parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let error as CLIError {
+            Console.error(error.message)
+            if let hint = error.hint { Console.hint(hint) }
+            Foundation.exit(error.exitCode)
+        } catch {
+            let code = CredbrokerCommand.exitCode(for: error)
+            let message = CredbrokerCommand.fullMessage(for: error)
+            if code == .success {
+                // --help and --version arrive as "errors" that exit 0.
+                print(message)
+                Foundation.exit(0)
+            }
+            if code.rawValue == 64 || code == .validationFailure {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                Foundation.exit(64)
+            }
+            Console.error(message)
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}

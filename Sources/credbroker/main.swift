@@ -1,0 +1,3 @@
+import BrokerCLI
+
+CLI.main(arguments: Array(CommandLine.arguments.dropFirst()))
