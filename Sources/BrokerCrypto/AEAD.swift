@@ -53,6 +53,67 @@ public enum AEAD {
         return SealedBox(nonce: nonce, ciphertext: ciphertext)
     }
 
+    /// Encrypts the first `count` bytes of `plaintext` with a fresh random nonce (for a
+    /// reused scratch buffer: see `open(_:key:associatedData:into:)`).
+    public static func seal(
+        prefix count: Int, of plaintext: borrowing SecretBytes, key: borrowing SecretBytes,
+        associatedData: [UInt8]
+    ) -> SealedBox {
+        precondition(count >= 0 && count <= plaintext.count, "prefix out of bounds")
+        precondition(key.count == keyByteCount, "AEAD key must be 32 bytes")
+        let nonce = SecureRandom.bytes(nonceByteCount)
+        var ciphertext = [UInt8](repeating: 0, count: count + tagByteCount)
+        let rc = unsafe plaintext.withUnsafeBytes { message in
+            unsafe key.withUnsafeBytes { keyBytes in
+                unsafe ciphertext.withUnsafeMutableBytes { out in
+                    unsafe nonce.withUnsafeBytes { nonceBytes in
+                        unsafe associatedData.withUnsafeBytes { ad in
+                            unsafe csodium_aead_xchacha20poly1305_encrypt(
+                                out.baseAddress!, message.baseAddress!, UInt64(count),
+                                ad.baseAddress, UInt64(ad.count), nonceBytes.baseAddress!,
+                                keyBytes.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        precondition(rc == 0, "crypto_aead_xchacha20poly1305_ietf_encrypt failed")
+        return SealedBox(nonce: nonce, ciphertext: ciphertext)
+    }
+
+    /// Decrypts into the front of `buffer` (which must be large enough) and returns the
+    /// plaintext length. Lets a loop over many records reuse one locked buffer instead of
+    /// paying sodium_malloc's syscalls per record. On failure the buffer is zeroed.
+    public static func open(
+        _ box: SealedBox, key: borrowing SecretBytes, associatedData: [UInt8],
+        into buffer: inout SecretBytes
+    ) throws(CryptoError) -> Int {
+        guard key.count == keyByteCount, box.nonce.count == nonceByteCount,
+            box.ciphertext.count >= tagByteCount, box.ciphertext.count - tagByteCount <= buffer.count
+        else {
+            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
+        }
+        let rc = buffer.withUnsafeMutableBytes { out in
+            unsafe key.withUnsafeBytes { keyBytes in
+                unsafe box.ciphertext.withUnsafeBytes { input in
+                    unsafe box.nonce.withUnsafeBytes { nonceBytes in
+                        unsafe associatedData.withUnsafeBytes { ad in
+                            unsafe csodium_aead_xchacha20poly1305_decrypt(
+                                out.baseAddress!, input.baseAddress!, UInt64(input.count),
+                                ad.baseAddress, UInt64(ad.count), nonceBytes.baseAddress!,
+                                keyBytes.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        guard rc == 0 else {
+            buffer.withUnsafeMutableBytes { unsafe $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
+        }
+        return box.ciphertext.count - tagByteCount
+    }
+
     /// Decrypts and authenticates. Wrong key, wrong associated data, a malformed nonce or
     /// any altered byte throws `authenticationFailed`; no plaintext is ever returned then.
     public static func open(

@@ -28,7 +28,12 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
         guard let pointer = unsafe sodium_malloc(Swift.max(count, 1)) else {
             fatalError("sodium_malloc(\(count)) failed: out of memory")
         }
-        SecretMemory.recordLock(succeeded: unsafe sodium_mlock(pointer, Swift.max(count, 1)) == 0)
+        // sodium_malloc already calls mlock but ignores its result. Re-locking costs a
+        // syscall per allocation, so check the first allocation and then one in 64: enough
+        // to notice an exhausted RLIMIT_MEMLOCK without doubling the cost of every secret.
+        if SecretMemory.shouldProbeLock() {
+            SecretMemory.recordLock(succeeded: unsafe sodium_mlock(pointer, Swift.max(count, 1)) == 0)
+        }
         unsafe sodium_memzero(pointer, Swift.max(count, 1))
         do {
             try unsafe body(UnsafeMutableRawBufferPointer(start: pointer, count: count))

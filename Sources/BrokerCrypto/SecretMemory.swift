@@ -9,11 +9,18 @@ public enum SecretMemory {
     private static let failures = Atomic<Int>(0)
     private static let warned = Atomic<Bool>(false)
 
+    private static let allocations = Atomic<Int>(0)
+
+    /// True for the first allocation and then one in 64.
+    static func shouldProbeLock() -> Bool {
+        allocations.wrappingAdd(1, ordering: .relaxed).oldValue % 64 == 0
+    }
+
     static func recordLock(succeeded: Bool) {
         if !succeeded { failures.wrappingAdd(1, ordering: .relaxed) }
     }
 
-    /// How many secret buffers could not be locked since the process started.
+    /// How many sampled secret buffers could not be locked since the process started.
     public static var lockFailureCount: Int { failures.load(ordering: .relaxed) }
 
     /// The warning to print, the first time it is asked for after a lock failure; then nil.

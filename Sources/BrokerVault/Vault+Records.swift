@@ -92,6 +92,20 @@ extension Vault {
         }
     }
 
+    /// `decrypt` into a reused buffer; returns the plaintext length.
+    func decrypt(_ id: RecordID, row: [SQLValue], keys: UnlockedKeys, into buffer: inout SecretBytes) throws(VaultError) -> Int {
+        guard row.count == 3, let generation = row[0].integer, let nonce = row[1].blob, let ciphertext = row[2].blob else {
+            throw integrityError(id)
+        }
+        do {
+            return try AEAD.open(AEAD.SealedBox(nonce: nonce, ciphertext: ciphertext), key: keys.dataKey,
+                                 associatedData: recordAD(id, generation: generation == keys.generation ? generation : -1),
+                                 into: &buffer)
+        } catch {
+            throw integrityError(id)
+        }
+    }
+
     func integrityError(_ id: RecordID) -> VaultError {
         VaultError(.integrityFailure, "\(id) failed authentication: the vault was altered or damaged; restore it from a backup")
     }
@@ -187,5 +201,14 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+extension Vault {
+    /// Runs `body` in one transaction (BEGIN IMMEDIATE ... COMMIT): many `put`s then cost
+    /// one fsync, and either all of them land or none (bulk loads, imports).
+    public func inTransaction(_ body: () throws(VaultError) -> Void) throws(VaultError) {
+        _ = try requireKeys()
+        try db.transaction(body).vaultError(path)
     }
 }

@@ -34,14 +34,15 @@ enum VaultFormat {
             name             TEXT    PRIMARY KEY
         ) STRICT;
         CREATE TABLE records (
+            record_id        INTEGER PRIMARY KEY,
             profile          TEXT    NOT NULL REFERENCES profiles(name) ON DELETE CASCADE,
             kind             TEXT    NOT NULL,
             name             TEXT    NOT NULL,
             key_generation   INTEGER NOT NULL,
             nonce            BLOB    NOT NULL,
             ciphertext       BLOB    NOT NULL,
-            PRIMARY KEY (profile, kind, name)
-        ) STRICT, WITHOUT ROWID;
+            UNIQUE (profile, kind, name)
+        ) STRICT;
         """
 
     /// The schema as SQLite records it (`sqlite_master`), built once from `schema` in an
