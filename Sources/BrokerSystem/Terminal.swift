@@ -14,14 +14,17 @@ public enum Terminal {
     /// Shows `prompt` on /dev/tty and reads one line with echo off into locked memory.
     public static func readSecret(prompt: String) throws(SystemError) -> SecretBytes {
         let fd = try FileDescriptor.open("/dev/tty", flags: O_RDWR | O_NOCTTY)
-        try fd.writeAll(Array(prompt.utf8))
         var saved = termios()
         try syscall("tcgetattr") { unsafe tcgetattr(fd.rawValue, &saved) }
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
         quiet.c_lflag |= tcflag_t(ECHONL)
+        // Echo off (and typeahead flushed) BEFORE the prompt, as readpassphrase(3) does:
+        // prompting first would let TCSAFLUSH discard what the person types right after
+        // seeing the prompt, and the read would then wait forever.
         try syscall("tcsetattr") { unsafe tcsetattr(fd.rawValue, TCSAFLUSH, &quiet) }
-        defer { _ = unsafe tcsetattr(fd.rawValue, TCSAFLUSH, &saved) }
+        defer { _ = unsafe tcsetattr(fd.rawValue, TCSANOW, &saved) }
+        try fd.writeAll(Array(prompt.utf8))
 
         var length = 0
         var failure: SystemError?

@@ -11,10 +11,13 @@ public struct ProcessResult: Sendable {
 
 /// Runs programs for tests, with captured output and optional standard input.
 public enum Subprocess {
-    /// Runs `executable` (a path, or a name looked up in PATH) to completion.
+    /// Runs `executable` (a path, or a name looked up in PATH) to completion, or kills it
+    /// with SIGKILL after `timeout` seconds (then `signaled` is true and `status` 9), so a
+    /// hung child fails its test instead of hanging the suite.
     public static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil,
-        environment: [String: String]? = nil, currentDirectory: String? = nil
+        environment: [String: String]? = nil, currentDirectory: String? = nil,
+        timeout: Double = 300
     ) throws -> ProcessResult {
         let process = Process()
         if executable.contains("/") {
@@ -31,6 +34,10 @@ public enum Subprocess {
         process.standardError = err
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()

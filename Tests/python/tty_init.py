@@ -38,7 +38,20 @@ read_until(b"Passphrase for the new vault: ")
 os.write(fd, first.encode() + b"\n")
 read_until(b"Repeat the passphrase: ")
 os.write(fd, second.encode() + b"\n")
-_, status = os.waitpid(pid, 0)
+# Wait at most 60 s, reading the terminal meanwhile: a hung child must fail the test,
+# not block it.
+status = None
+deadline = time.time() + 60
+while status is None and time.time() < deadline:
+    done, raw = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = os.waitstatus_to_exitcode(raw)
+    else:
+        read_until(b"\x00", timeout=0.2)
+if status is None:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    status = "TIMEOUT"
 read_until(b"\x00", timeout=0.5)  # drain what is left
 sys.stdout.write(transcript.decode(errors="replace"))
-sys.stdout.write(f"\nEXIT {os.waitstatus_to_exitcode(status)}\n")
+sys.stdout.write(f"\nEXIT {status}\n")
