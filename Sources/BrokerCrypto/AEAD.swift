@@ -32,25 +32,7 @@ public enum AEAD {
         _ plaintext: borrowing SecretBytes, key: borrowing SecretBytes, nonce: [UInt8],
         associatedData: [UInt8]
     ) -> SealedBox {
-        precondition(key.count == keyByteCount, "AEAD key must be 32 bytes")
-        precondition(nonce.count == nonceByteCount, "AEAD nonce must be 24 bytes")
-        var ciphertext = [UInt8](repeating: 0, count: plaintext.count + tagByteCount)
-        let rc = unsafe plaintext.withUnsafeBytes { message in
-            key.withUnsafeBytes { keyBytes in
-                unsafe ciphertext.withUnsafeMutableBytes { out in
-                    unsafe nonce.withUnsafeBytes { nonceBytes in
-                        unsafe associatedData.withUnsafeBytes { ad in
-                            unsafe csodium_aead_xchacha20poly1305_encrypt(
-                                out.baseAddress!, message.baseAddress!, UInt64(message.count),
-                                ad.baseAddress, UInt64(ad.count), nonceBytes.baseAddress!,
-                                keyBytes.baseAddress!)
-                        }
-                    }
-                }
-            }
-        }
-        precondition(rc == 0, "crypto_aead_xchacha20poly1305_ietf_encrypt failed")
-        return SealedBox(nonce: nonce, ciphertext: ciphertext)
+        seal(prefix: plaintext.count, of: plaintext, key: key, nonce: nonce, associatedData: associatedData)
     }
 
     /// Encrypts the first `count` bytes of `plaintext` with a fresh random nonce (for a
@@ -59,9 +41,16 @@ public enum AEAD {
         prefix count: Int, of plaintext: borrowing SecretBytes, key: borrowing SecretBytes,
         associatedData: [UInt8]
     ) -> SealedBox {
+        seal(prefix: count, of: plaintext, key: key, nonce: SecureRandom.bytes(nonceByteCount), associatedData: associatedData)
+    }
+
+    private static func seal(
+        prefix count: Int, of plaintext: borrowing SecretBytes, key: borrowing SecretBytes,
+        nonce: [UInt8], associatedData: [UInt8]
+    ) -> SealedBox {
         precondition(count >= 0 && count <= plaintext.count, "prefix out of bounds")
         precondition(key.count == keyByteCount, "AEAD key must be 32 bytes")
-        let nonce = SecureRandom.bytes(nonceByteCount)
+        precondition(nonce.count == nonceByteCount, "AEAD nonce must be 24 bytes")
         var ciphertext = [UInt8](repeating: 0, count: count + tagByteCount)
         let rc = unsafe plaintext.withUnsafeBytes { message in
             unsafe key.withUnsafeBytes { keyBytes in
@@ -119,30 +108,11 @@ public enum AEAD {
     public static func open(
         _ box: SealedBox, key: borrowing SecretBytes, associatedData: [UInt8]
     ) throws(CryptoError) -> SecretBytes {
-        guard key.count == keyByteCount, box.nonce.count == nonceByteCount,
-            box.ciphertext.count >= tagByteCount
-        else {
+        guard box.ciphertext.count >= tagByteCount else {
             throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
         }
-        var failed = false
-        let plaintext = SecretBytes(count: box.ciphertext.count - tagByteCount) { out in
-            let rc = unsafe key.withUnsafeBytes { keyBytes in
-                unsafe box.ciphertext.withUnsafeBytes { input in
-                    unsafe box.nonce.withUnsafeBytes { nonceBytes in
-                        unsafe associatedData.withUnsafeBytes { ad in
-                            unsafe csodium_aead_xchacha20poly1305_decrypt(
-                                out.baseAddress!, input.baseAddress!, UInt64(input.count),
-                                ad.baseAddress, UInt64(ad.count), nonceBytes.baseAddress!,
-                                keyBytes.baseAddress!)
-                        }
-                    }
-                }
-            }
-            failed = rc != 0
-        }
-        guard !failed else {
-            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
-        }
+        var plaintext = SecretBytes(zeroedCount: box.ciphertext.count - tagByteCount)
+        _ = try open(box, key: key, associatedData: associatedData, into: &plaintext)
         return plaintext
     }
 }

@@ -46,6 +46,18 @@ public struct FileDescriptor: ~Copyable {
         }
     }
 
+    /// Copies everything from the current offset of `self` to `destination`.
+    public func copy(to destination: borrowing FileDescriptor) throws(SystemError) {
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try syscall("read") {
+                unsafe chunk.withUnsafeMutableBytes { buffer in unsafe Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+            }
+            if n == 0 { return }
+            try destination.writeAll(Array(chunk.prefix(n)))
+        }
+    }
+
     /// Writes all of `bytes`.
     public func writeAll(_ bytes: [UInt8]) throws(SystemError) {
         var offset = 0

@@ -7,11 +7,10 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
     public init(prefix: String = "credbroker-test") throws {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { unsafe mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw CocoaError(.fileWriteUnknown) }
-        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            .replacingOccurrences(of: "//", with: "/")
+        // createDirectory fails if the name exists, so a random name cannot be hijacked.
+        let base = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+        path = base + prefix + "-" + UUID().uuidString.prefix(12).lowercased()
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
     }
 
     deinit { remove() }

@@ -61,13 +61,7 @@ extension Vault {
             let info = try source.status()
             guard info.isRegularFile else { throw VaultError(.invalidArgument, "backup \"\(backup)\" is not a regular file") }
             let target = try FileSecurity.createExclusive(temporary, mode: 0o600)
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = unsafe buffer.withUnsafeMutableBytes { unsafe Glibc.read(source.rawValue, $0.baseAddress, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; throw SystemError(call: "read \"\(backup)\"", errno: errno) }
-                if n == 0 { break }
-                try target.writeAll(Array(buffer.prefix(n)))
-            }
+            try source.copy(to: target)
             try target.sync()
         } catch let error as VaultError { throw error } catch {
             throw VaultError(.io, "cannot read backup \"\(backup)\": \(error)")
