@@ -74,7 +74,11 @@ public final class Vault {
     /// files SQLite keeps beside it.
     static func checkFiles(_ path: String) throws(VaultError) {
         let directory = FileSecurity.parentDirectory(of: path)
-        if (try? FileSecurity.status(ofPath: directory)) == .some(nil) {
+        let directoryStatus: FileStatus?
+        do { directoryStatus = try FileSecurity.status(ofPath: directory) } catch {
+            throw VaultError(.io, "cannot inspect directory \"\(directory)\": \(error.reason)")
+        }
+        if directoryStatus == nil {
             throw VaultError(.notFound, "no vault at \"\(path)\" (directory \"\(directory)\" does not exist); create one with: credbroker vault init --vault \"\(path)\"")
         }
         do { try FileSecurity.checkPrivateDirectory(directory) } catch { throw .insecure(error) }
