@@ -82,7 +82,7 @@ public enum AEAD {
         else {
             throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
         }
-        let rc = buffer.withUnsafeMutableBytes { out in
+        let rc = unsafe buffer.withUnsafeMutableBytes { out in
             unsafe key.withUnsafeBytes { keyBytes in
                 unsafe box.ciphertext.withUnsafeBytes { input in
                     unsafe box.nonce.withUnsafeBytes { nonceBytes in
@@ -97,7 +97,7 @@ public enum AEAD {
             }
         }
         guard rc == 0 else {
-            buffer.withUnsafeMutableBytes { unsafe $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            unsafe buffer.withUnsafeMutableBytes { unsafe $0.initializeMemory(as: UInt8.self, repeating: 0) }
             throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
         }
         return box.ciphertext.count - tagByteCount

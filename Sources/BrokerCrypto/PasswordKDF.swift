@@ -99,7 +99,7 @@ public enum PasswordKDF {
     ) throws(CryptoError) -> SecretBytes {
         try parameters.validate(allowWeak: allowWeak)
         var rc: Int32 = 0
-        let key = SecretBytes(count: outputByteCount) { out in
+        let key = unsafe SecretBytes(count: outputByteCount) { out in
             rc = unsafe secret.withUnsafeBytes { password in
                 unsafe parameters.salt.withUnsafeBytes { salt in
                     unsafe csodium_pwhash_argon2id13(

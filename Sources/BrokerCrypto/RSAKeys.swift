@@ -34,7 +34,7 @@ public struct RSAPrivateKey: ~Copyable, @unchecked Sendable {
     /// Parses a PKCS#8 or traditional PEM private key. Encrypted PEMs are refused rather
     /// than prompting for a password.
     public init(pem: borrowing SecretBytes) throws(CryptoError) {
-        let loaded: OpaquePointer = try pem.withUnsafeBytes { (buffer) throws(CryptoError) -> OpaquePointer in
+        let loaded: OpaquePointer = unsafe try pem.withUnsafeBytes { (buffer) throws(CryptoError) -> OpaquePointer in
             try unsafe loadKey(pem: buffer, isPrivate: true)
         }
         unsafe self.key = loaded
@@ -77,7 +77,7 @@ public final class RSAPublicKey: @unchecked Sendable {
     public init(pem: String) throws(CryptoError) {
         let bytes = Array(pem.utf8)
         let loaded: Result<OpaquePointer, CryptoError> = unsafe bytes.withUnsafeBytes { buffer in
-            do throws(CryptoError) { return .success(try unsafe loadKey(pem: buffer, isPrivate: false)) } catch { return .failure(error) }
+            do throws(CryptoError) { return unsafe .success(try unsafe loadKey(pem: buffer, isPrivate: false)) } catch { return unsafe .failure(error) }
         }
         unsafe self.key = try loaded.get()
     }

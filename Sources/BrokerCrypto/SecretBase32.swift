@@ -10,8 +10,8 @@ public enum SecretBase32 {
     public static func encodeGrouped(_ key: borrowing SecretBytes) -> SecretBytes {
         precondition(key.count == 32, "SecretBase32 encodes 32-byte keys")
         let groups = characterCount / 4
-        return SecretBytes(count: characterCount + groups - 1) { out in
-            key.withUnsafeBytes { input in
+        return unsafe SecretBytes(count: characterCount + groups - 1) { out in
+            unsafe key.withUnsafeBytes { input in
                 var buffer: UInt32 = 0
                 var bits = 0
                 var written = 0
@@ -25,7 +25,7 @@ public enum SecretBase32 {
                     position += 1
                     written += 1
                 }
-                for byte in input {
+                for byte in unsafe input {
                     buffer = (buffer << 8) | UInt32(byte)
                     bits += 8
                     while bits >= 5 {
@@ -43,11 +43,11 @@ public enum SecretBase32 {
     public static func decode(_ text: borrowing SecretBytes) throws(CryptoError) -> SecretBytes {
         var invalid = false
         var count = 0
-        let key = SecretBytes(count: 32) { out in
-            text.withUnsafeBytes { input in
+        let key = unsafe SecretBytes(count: 32) { out in
+            unsafe text.withUnsafeBytes { input in
                 var buffer: UInt32 = 0
                 var bits = 0
-                for raw in input {
+                for raw in unsafe input {
                     if raw == UInt8(ascii: "-") || raw == UInt8(ascii: " ") || raw == 0x0A || raw == 0x0D || raw == 0x09 { continue }
                     let upper = (raw >= 0x61 && raw <= 0x7A) ? raw - 0x20 : raw
                     let value: UInt32

@@ -47,12 +47,12 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
 
     /// `count` zero bytes.
     public init(zeroedCount count: Int) {
-        self.init(count: count) { _ in }
+        unsafe self.init(count: count) { _ in }
     }
 
     /// `count` bytes from the operating system's CSPRNG (`randombytes_buf`).
     public init(randomCount count: Int) {
-        self.init(count: count) { buffer in
+        unsafe self.init(count: count) { buffer in
             if count > 0 { unsafe randombytes_buf(buffer.baseAddress!, count) }
         }
     }
@@ -61,7 +61,7 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
     /// a secret (see `wipe(_:)`).
     public init(copying bytes: some Sequence<UInt8>) {
         let array = Array(bytes)
-        self.init(count: array.count) { buffer in
+        unsafe self.init(count: array.count) { buffer in
             unsafe buffer.copyBytes(from: array)
         }
     }
@@ -70,8 +70,8 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
     public init(copying other: borrowing SecretBytes, offset: Int = 0, count: Int? = nil) {
         let length = count ?? (other.count - offset)
         precondition(offset >= 0 && length >= 0 && offset + length <= other.count, "range out of bounds")
-        self.init(count: length) { destination in
-            other.withUnsafeBytes { source in
+        unsafe self.init(count: length) { destination in
+            unsafe other.withUnsafeBytes { source in
                 if length > 0 {
                     unsafe destination.baseAddress!.copyMemory(
                         from: source.baseAddress! + offset, byteCount: length)
@@ -101,9 +101,9 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
     /// Constant-time equality (`sodium_memcmp`); different lengths compare unequal.
     public borrowing func constantTimeEquals(_ other: borrowing SecretBytes) -> Bool {
         guard count == other.count else { return false }
-        return withUnsafeBytes { mine in
-            other.withUnsafeBytes { theirs in
-                ConstantTime.equals(mine, theirs)
+        return unsafe withUnsafeBytes { mine in
+            unsafe other.withUnsafeBytes { theirs in
+                unsafe ConstantTime.equals(mine, theirs)
             }
         }
     }
@@ -111,9 +111,9 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
     /// Whether the bytes equal `bytes`, in constant time for equal lengths.
     public borrowing func constantTimeEquals(_ bytes: [UInt8]) -> Bool {
         guard count == bytes.count else { return false }
-        return withUnsafeBytes { mine in
+        return unsafe withUnsafeBytes { mine in
             unsafe bytes.withUnsafeBytes { theirs in
-                ConstantTime.equals(mine, theirs)
+                unsafe ConstantTime.equals(mine, theirs)
             }
         }
     }
@@ -122,7 +122,7 @@ public struct SecretBytes: ~Copyable, @unchecked Sendable {
     /// once they leave here (for example a plaintext that the caller is about to encode),
     /// and wipe the array when done.
     public borrowing func unsafeCopyToArray() -> [UInt8] {
-        withUnsafeBytes { unsafe Array($0) }
+        unsafe withUnsafeBytes { unsafe Array($0) }
     }
 }
 

@@ -5,7 +5,7 @@ internal import CSodium
 /// safely without it.
 enum Sodium {
     private static let initialized: Bool = {
-        unsafe sodium_init() >= 0
+        sodium_init() >= 0
     }()
 
     static func ensureInitialized() {

@@ -12,7 +12,7 @@ public struct FileDescriptor: ~Copyable {
 
     /// Opens `path` with `flags` (O_CLOEXEC is always added).
     public static func open(_ path: String, flags: Int32, mode: UInt32 = 0) throws(SystemError) -> FileDescriptor {
-        let fd = try syscall("open \"\(path)\"") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        let fd = try syscall("open \"\(path)\"") { unsafe Glibc.open(path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(rawValue: fd)
     }
 

@@ -44,7 +44,7 @@ public enum FileSecurity {
                 if parent != path, try status(ofPath: parent) == nil {
                     try createDirectories(parent)
                 }
-                if mkdir(path, 0o700) != 0 && errno != EEXIST {
+                if unsafe mkdir(path, 0o700) != 0 && errno != EEXIST {
                     throw SystemError(call: "mkdir \"\(path)\"", errno: errno)
                 }
             }
@@ -59,7 +59,7 @@ public enum FileSecurity {
     private static func createDirectories(_ path: String) throws(SystemError) {
         let parent = parentDirectory(of: path)
         if parent != path, try status(ofPath: parent) == nil { try createDirectories(parent) }
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+        if unsafe mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw SystemError(call: "mkdir \"\(path)\"", errno: errno)
         }
     }
@@ -143,18 +143,18 @@ public enum FileSecurity {
 
     /// Atomically renames `source` over `destination`.
     public static func rename(_ source: String, to destination: String) throws(SystemError) {
-        try syscall("rename \"\(source)\"") { Glibc.rename(source, destination) }
+        try syscall("rename \"\(source)\"") { unsafe Glibc.rename(source, destination) }
     }
 
     /// Makes `destination` a hard link to `source`; fails with EEXIST rather than replace
     /// anything already at `destination`.
     public static func link(_ source: String, to destination: String) throws(SystemError) {
-        try syscall("link \"\(destination)\"") { Glibc.link(source, destination) }
+        try syscall("link \"\(destination)\"") { unsafe Glibc.link(source, destination) }
     }
 
     /// Removes a file; a missing file is not an error.
     public static func remove(_ path: String) throws(SystemError) {
-        if unlink(path) != 0 && errno != ENOENT { throw SystemError(call: "unlink \"\(path)\"", errno: errno) }
+        if unsafe unlink(path) != 0 && errno != ENOENT { throw SystemError(call: "unlink \"\(path)\"", errno: errno) }
     }
 
     /// The directory part of a path ("." for a bare name).
@@ -169,7 +169,7 @@ public enum FileSecurity {
         if path.hasPrefix("/") { return path }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard unsafe getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = unsafe String(cString: buffer)
+        let cwd = String(cString: buffer)
         return cwd == "/" ? "/" + path : cwd + "/" + path
     }
 }

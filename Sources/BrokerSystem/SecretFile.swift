@@ -12,9 +12,9 @@ public enum SecretFile {
     public static func readPassphrase(path: String) throws(FileSecurityError) -> SecretBytes {
         let raw = try readSecret(path: path, checkMode: false)
         var length = raw.count
-        raw.withUnsafeBytes { bytes in
-            if length > 0 && bytes[length - 1] == 0x0A { length -= 1 }
-            if length > 0 && bytes[length - 1] == 0x0D { length -= 1 }
+        unsafe raw.withUnsafeBytes { bytes in
+            if unsafe length > 0 && bytes[length - 1] == 0x0A { length -= 1 }
+            if unsafe length > 0 && bytes[length - 1] == 0x0D { length -= 1 }
         }
         guard length > 0 else {
             throw FileSecurityError(path: path, problem: "passphrase in \(path == "-" ? "standard input" : "\"\(path)\"") is empty", fix: nil)
@@ -57,7 +57,7 @@ public enum SecretFile {
         // Read into locked memory directly, one byte past the cap to detect oversize input.
         var total = 0
         var failure: SystemError?
-        let buffer = SecretBytes(count: maxSecretBytes + 1) { out in
+        let buffer = unsafe SecretBytes(count: maxSecretBytes + 1) { out in
             while total < out.count {
                 let n = unsafe Glibc.read(raw, out.baseAddress! + total, out.count - total)
                 if n < 0 {

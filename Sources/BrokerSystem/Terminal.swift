@@ -5,7 +5,7 @@ import Glibc
 public enum Terminal {
     /// Whether a controlling terminal can be opened.
     public static var isAvailable: Bool {
-        let fd = Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
+        let fd = unsafe Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
         if fd < 0 { return false }
         Glibc.close(fd)
         return true
@@ -28,7 +28,7 @@ public enum Terminal {
 
         var length = 0
         var failure: SystemError?
-        let line = SecretBytes(count: SecretFile.maxSecretBytes) { out in
+        let line = unsafe SecretBytes(count: SecretFile.maxSecretBytes) { out in
             var byte: UInt8 = 0
             while length < out.count {
                 let n = unsafe Glibc.read(fd.rawValue, &byte, 1)
@@ -44,7 +44,7 @@ public enum Terminal {
             byte = 0
         }
         if let failure { throw failure }
-        if length > 0, line.withUnsafeBytes({ $0[length - 1] }) == 0x0D { length -= 1 }
+        if length > 0, unsafe line.withUnsafeBytes({ unsafe $0[length - 1] }) == 0x0D { length -= 1 }
         return SecretBytes(copying: line, offset: 0, count: length)
     }
 

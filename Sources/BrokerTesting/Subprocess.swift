@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// The outcome of a finished subprocess.
 public struct ProcessResult: Sendable {
@@ -43,21 +44,23 @@ public enum Subprocess {
             try input.fileHandleForWriting.close()
         }
         // Read both pipes concurrently so neither can fill and block the child.
-        nonisolated(unsafe) var errData = Data()
+        let errData = Mutex(Data())
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errData.withLock { $0 = data }
             group.leave()
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
+        let errBytes = errData.withLock { $0 }
         return ProcessResult(
             status: process.terminationStatus,
             signaled: process.terminationReason == .uncaughtSignal,
             stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errBytes, as: UTF8.self))
     }
 
     /// Whether `name` is found in PATH.

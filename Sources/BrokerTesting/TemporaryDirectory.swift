@@ -33,8 +33,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func allFiles() -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: path) else { return [] }
         return walker.compactMap { $0 as? String }.map { file($0) }.filter {
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && !isDirectory.boolValue
+            let type = (try? FileManager.default.attributesOfItem(atPath: $0))?[.type] as? FileAttributeType
+            return type == .typeRegular
         }
     }
 }

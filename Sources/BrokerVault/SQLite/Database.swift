@@ -6,7 +6,7 @@ internal import CSQLite
 /// Not Sendable: a connection belongs to one `Vault`, which belongs to one owner.
 final class Database {
     private var handle: OpaquePointer?
-    private var cache: [String: OpaquePointer] = [:]
+    private var cache: [String: OpaquePointer] = unsafe [:]
     let path: String
 
     init(path: String, readOnly: Bool = false) throws(SQLiteError) {
@@ -54,7 +54,7 @@ final class Database {
     /// Runs `sql` with `bindings` and returns every row.
     @discardableResult
     func query(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
-        let statement = try prepared(sql)
+        let statement = unsafe try prepared(sql)
         defer {
             unsafe sqlite3_reset(statement)
             unsafe sqlite3_clear_bindings(statement)
