@@ -1,4 +1,5 @@
 internal import CSodium
+import Synchronization
 
 /// Argon2id (version 1.3) through libsodium's `crypto_pwhash`.
 public enum PasswordKDF {
@@ -92,12 +93,19 @@ public enum PasswordKDF {
         }
     }
 
+    private static let derivations = Atomic<Int>(0)
+
+    /// How many Argon2id derivations this process has run. Lets tests prove that every
+    /// unlock attempt pays a full KDF run (there is no cheaper verifier to answer first).
+    public static var derivationCount: Int { derivations.load(ordering: .relaxed) }
+
     /// Derives a 32-byte key from `secret`. Validates `parameters` first (nothing is
     /// allocated for out-of-bounds parameters).
     public static func deriveKey(
         from secret: borrowing SecretBytes, parameters: Parameters, allowWeak: Bool
     ) throws(CryptoError) -> SecretBytes {
         try parameters.validate(allowWeak: allowWeak)
+        derivations.wrappingAdd(1, ordering: .relaxed)
         var rc: Int32 = 0
         let key = unsafe SecretBytes(count: outputByteCount) { out in
             rc = unsafe secret.withUnsafeBytes { password in

@@ -143,6 +143,23 @@ struct VaultLifecycleTests {
         #expect { _ = try locked.list() } throws: { ($0 as? VaultError)?.code == .locked }
     }
 
+    @Test("every failed unlock costs one full KDF run per slot of its kind, and nothing is checked before it")
+    func failuresPayTheKDF() throws {
+        let dir = try TemporaryDirectory()
+        let (vault, _) = try makeVault(dir)
+        try vault.addPassphraseSlot(secret("second passphrase"), strength: testKDF, allowWeakKDF: true)
+        vault.close()
+        let locked = try Vault.open(at: dir.file("v/vault.db"))
+        // Other tests run in parallel in this process, so count with a margin: at least
+        // one derivation per passphrase slot (2) per attempt must happen.
+        for attempt in ["wrong", "also wrong", "x"] {
+            let before = PasswordKDF.derivationCount
+            #expect(throws: VaultError.self) { try locked.unlock(.passphrase(secret(attempt))) }
+            #expect(PasswordKDF.derivationCount - before >= 2, "attempt \(attempt) did not run the KDF for both slots")
+            #expect(!locked.isUnlocked)
+        }
+    }
+
     @Test("any slot unlocks: passphrase, recovery key (any case and spacing), key file")
     func everySlotUnlocks() throws {
         let dir = try TemporaryDirectory()
