@@ -47,7 +47,8 @@ struct VaultInit: ParsableCommand {
         }
         let created: CreatedVault
         do { created = try Vault.create(at: path, passphrase: passphrase, strength: strength, allowWeakKDF: allowWeakKDF) } catch {
-            throw CLIError(message: error.message, hint: error.code == .weakKDF ? nil : nil)
+            // The weak-KDF message already names --allow-weak-kdf; others stand alone.
+            throw CLIError(message: error.message)
         }
         Console.info("created vault \"\(created.vault.path)\" (format version 1, KDF argon2id13 \(strength.name))")
         Console.warning("the recovery key below is shown only this once: store it offline; it unlocks the vault without the passphrase")

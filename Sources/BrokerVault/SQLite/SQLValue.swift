@@ -8,11 +8,5 @@ enum SQLValue: Equatable {
 
     var integer: Int64? { if case .integer(let v) = self { v } else { nil } }
     var text: String? { if case .text(let v) = self { v } else { nil } }
-    var blob: [UInt8]? {
-        switch self {
-        case .blob(let v): v
-        case .null: nil
-        default: nil
-        }
-    }
+    var blob: [UInt8]? { if case .blob(let v) = self { v } else { nil } }
 }
