@@ -163,7 +163,8 @@ extension Vault {
     public func put<P: RecordPayload>(_ payload: P, profile: String, name: String) throws(VaultError) {
         var json: Data
         do { json = try JSONEncoder.vault.encode(payload) } catch {
-            throw VaultError(.invalidArgument, "cannot encode \(P.kind) payload: \(error)")
+            // Not "\(error)": EncodingError.invalidValue prints the value, which may be secret.
+            throw VaultError(.invalidArgument, "cannot encode the \(P.kind) payload for \"\(name)\"")
         }
         let secret = SecretBytes(copying: json)
         json.resetBytes(in: 0..<json.count)

@@ -71,13 +71,12 @@ extension Vault {
         return key
     }
 
+    /// `Vault.machineSecretStrength` applied to the weakest passphrase slot.
     private func slotStrengthForMachineSecrets() -> PasswordKDF.Strength {
-        // Follow the weakest passphrase slot in test vaults, else the interactive preset.
         let passphraseSlots = (try? readSlotRows().filter { $0.kind == KeySlot.Kind.passphrase.rawValue }) ?? []
-        if let weak = passphraseSlots.first(where: { $0.parameters.isWeak }) {
-            return PasswordKDF.Strength(name: "weak", opsLimit: UInt64(weak.opsLimit), memLimitBytes: UInt64(weak.memLimit))
-        }
-        return .interactive
+        guard let weak = passphraseSlots.first(where: { $0.parameters.isWeak }) else { return .interactive }
+        return Vault.machineSecretStrength(for: PasswordKDF.Strength(
+            name: "weak", opsLimit: UInt64(weak.opsLimit), memLimitBytes: UInt64(weak.memLimit)))
     }
 
     @discardableResult

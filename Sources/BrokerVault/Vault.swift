@@ -15,6 +15,10 @@ public final class Vault {
     let db: Database
     var header: Header
     var keys: UnlockedKeys?
+    /// True from `open` (which just ran quick_check and read the header) until the first
+    /// unlock attempt: that attempt need not repeat both. Later unlocks check again, since
+    /// the file may have changed while the daemon held it.
+    private var checkedSinceOpen = true
 
     /// The plaintext header row. Authenticated at unlock (its fields are the data key's
     /// associated data), never trusted before.
@@ -187,8 +191,11 @@ public final class Vault {
     /// does nothing.
     public func unlock(_ secret: borrowing UnlockSecret) throws(VaultError) {
         if keys != nil { return }
-        try Vault.quickCheck(db, path: path)
-        header = try Vault.readHeader(db, path: path)
+        if !checkedSinceOpen {
+            try Vault.quickCheck(db, path: path)
+            header = try Vault.readHeader(db, path: path)
+        }
+        checkedSinceOpen = false
         let slots = try readSlotRows()
         var detail: [String] = []
         for slot in slots where slot.kind == secret.kind.rawValue {
