@@ -13,10 +13,15 @@ let package = Package(
     name: "credbroker",
     products: [
         .executable(name: "credbroker", targets: ["credbroker"]),
+        .executable(name: "credbrokerd", targets: ["credbrokerd"]),
         .executable(name: "credbroker-bench", targets: ["credbroker-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // One system-library module per C library; each has exactly one Swift importer.
@@ -40,10 +45,42 @@ let package = Package(
         .target(
             name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
             swiftSettings: strictSettings),
+        // Pure values and decisions: scopes and aliases, policies, errors. No I/O, no clock.
+        .target(
+            name: "BrokerCore",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strictSettings),
+        // The socket API's request and response types, error codes and HTTP framing
+        // (docs/spec/api.md), shared by the daemon, the CLI and the client libraries.
+        .target(name: "BrokerWire", dependencies: ["BrokerCore"], swiftSettings: strictSettings),
+        .target(
+            name: "BrokerDaemon",
+            dependencies: [
+                "BrokerCore", "BrokerWire", "BrokerCrypto", "BrokerSystem", "BrokerVault",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings),
+        // The offline emulator of Google's, Microsoft's and Zoom's OAuth and APIs
+        // (docs/sandbox.md). Shares nothing with the OAuth client code it tests.
+        .target(
+            name: "BrokerSandbox",
+            dependencies: [
+                "BrokerCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
         .target(
             name: "BrokerCLI",
             dependencies: [
-                "BrokerCrypto", "BrokerSystem", "BrokerVault",
+                "BrokerCore", "BrokerWire", "BrokerCrypto", "BrokerSystem", "BrokerVault",
+                "BrokerSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
@@ -53,6 +90,13 @@ let package = Package(
 
         .executableTarget(
             name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "credbrokerd",
+            dependencies: [
+                "BrokerDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "credbroker-bench",
             dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault"],
@@ -76,6 +120,19 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerCLITests", dependencies: ["BrokerSystem", "BrokerTesting"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerCoreTests", dependencies: ["BrokerCore", "BrokerWire"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerDaemonTests",
+            dependencies: [
+                "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting",
+            ],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerSandboxTests",
+            dependencies: ["BrokerSandbox", "BrokerCrypto", "BrokerSystem", "BrokerTesting"],
             swiftSettings: strictSettings),
     ]
 )

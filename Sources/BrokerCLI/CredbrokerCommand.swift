@@ -15,10 +15,14 @@ struct CredbrokerCommand: ParsableCommand {
 public enum CLI {
     /// Parses, runs, and exits with the CLI's exit codes; errors go to stderr with the
     /// "credbroker: error:" prefix.
-    public static func main(arguments: [String]) -> Never {
+    public static func main(arguments: [String]) async -> Never {
         do {
             var command = try CredbrokerCommand.parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             Foundation.exit(0)
         } catch let error as CLIError {
             Console.error(error.message)

@@ -1,3 +1,3 @@
 import BrokerCLI
 
-CLI.main(arguments: Array(CommandLine.arguments.dropFirst()))
+await CLI.main(arguments: Array(CommandLine.arguments.dropFirst()))
