@@ -38,4 +38,31 @@ static inline int csodium_generichash(
     return crypto_generichash(out, out_len, in, in_len, key, key_len);
 }
 
+static inline int csodium_hmacsha256(
+    void *out, const void *in, unsigned long long in_len, const void *key, size_t key_len) {
+    crypto_auth_hmacsha256_state state;
+    if (crypto_auth_hmacsha256_init(&state, key, key_len) != 0) return -1;
+    if (crypto_auth_hmacsha256_update(&state, in, in_len) != 0) return -1;
+    return crypto_auth_hmacsha256_final(&state, out);
+}
+
+static inline int csodium_sha256(void *out, const void *in, unsigned long long in_len) {
+    return crypto_hash_sha256(out, in, in_len);
+}
+
+static inline int csodium_box_keypair(void *public_key, void *secret_key) {
+    return crypto_box_keypair(public_key, secret_key);
+}
+
+static inline int csodium_box_seal(
+    void *out, const void *message, unsigned long long message_len, const void *public_key) {
+    return crypto_box_seal(out, message, message_len, public_key);
+}
+
+static inline int csodium_box_seal_open(
+    void *out, const void *sealed, unsigned long long sealed_len,
+    const void *public_key, const void *secret_key) {
+    return crypto_box_seal_open(out, sealed, sealed_len, public_key, secret_key);
+}
+
 #endif
