@@ -20,7 +20,10 @@ extension Vault {
 
     /// The profile names, sorted. Profile names are plaintext metadata: this works locked.
     public func listProfiles() throws(VaultError) -> [String] {
-        do { return try db.query("SELECT name FROM profiles ORDER BY name").compactMap { $0.first?.text } } catch {
+        do {
+            return try db.query("SELECT name FROM profiles WHERE name <> ? ORDER BY name", [.text(Vault.internalProfile)])
+                .compactMap { $0.first?.text }
+        } catch {
             throw VaultError.sqlite(path, error)
         }
     }
@@ -28,6 +31,7 @@ extension Vault {
     /// Deletes a profile. A profile that still holds records is deleted only with
     /// `force`, and then its records go with it (in one transaction).
     public func deleteProfile(_ name: String, force: Bool = false) throws(VaultError) {
+        try ProfileName.validate(name)
         _ = try requireKeys()
         do {
             guard try !db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(name)]).isEmpty else {
@@ -48,6 +52,10 @@ extension Vault {
     /// Encrypts `payload` and stores it as the record `id`, replacing any previous one.
     public func put(_ payload: borrowing SecretBytes, as id: RecordID) throws(VaultError) {
         try ProfileName.validate(id.profile)
+        try putUnchecked(payload, as: id)
+    }
+
+    func putUnchecked(_ payload: borrowing SecretBytes, as id: RecordID) throws(VaultError) {
         try RecordName.validate(id.name)
         guard payload.count <= VaultFormat.maxPayloadBytes else {
             throw VaultError(.invalidArgument, "\(id) is \(payload.count) bytes; the limit is \(VaultFormat.maxPayloadBytes)")
