@@ -1,6 +1,17 @@
 #ifndef CSYSTEMSHIMS_H
 #define CSYSTEMSHIMS_H
+#include <stddef.h>
+#include <sys/types.h>
 /* prctl(2) is variadic, so Swift cannot import it; these fixed-arity wrappers can be. */
 int csystem_set_dumpable(int dumpable);
 int csystem_get_dumpable(void);
+
+/* struct sockaddr_un is awkward to fill from Swift without rebinding memory; these take a
+ * path (a leading '@' means the abstract namespace, as systemd's NOTIFY_SOCKET uses) and
+ * return -1 with errno set, or ENAMETOOLONG when the path does not fit sun_path. */
+int csystem_unix_connect(int fd, const char *path);
+ssize_t csystem_unix_sendto(int fd, const char *path, const void *buffer, size_t length);
+/* The address family and type of a socket fd (for checking socket-activated fds). */
+int csystem_socket_family(int fd);
+int csystem_socket_type(int fd);
 #endif
