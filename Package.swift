@@ -40,7 +40,8 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(name: "CSystemShims"),
         .target(
-            name: "BrokerSystem", dependencies: ["BrokerCrypto", "CSystemShims"],
+            name: "BrokerSystem",
+            dependencies: ["BrokerCrypto", "CSystemShims", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings),
         .target(
             name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
@@ -62,6 +63,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings),
@@ -93,7 +95,8 @@ let package = Package(
         .executableTarget(
             name: "credbrokerd",
             dependencies: [
-                "BrokerDaemon",
+                "BrokerDaemon", "BrokerCore", "BrokerSystem",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),

@@ -11,6 +11,11 @@ struct CredbrokerCommand: ParsableCommand {
 
 }
 
+/// Commands that do their work asynchronously (servers, socket clients).
+protocol AsyncRunnable {
+    func runAsync() async throws
+}
+
 /// The entry point for the `credbroker` executable.
 public enum CLI {
     /// Parses, runs, and exits with the CLI's exit codes; errors go to stderr with the
@@ -18,8 +23,10 @@ public enum CLI {
     public static func main(arguments: [String]) async -> Never {
         do {
             var command = try CredbrokerCommand.parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
+            if let asyncCommand = command as? any AsyncRunnable {
+                // Through our own protocol: on `any AsyncParsableCommand` the call would
+                // bind to the synchronous run() that only prints help.
+                try await asyncCommand.runAsync()
             } else {
                 try command.run()
             }

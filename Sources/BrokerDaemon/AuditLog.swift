@@ -1,0 +1,344 @@
+import BrokerCore
+import BrokerCrypto
+import BrokerSystem
+import BrokerWire
+import Foundation
+import Glibc
+
+/// The audit log: JSON lines in a 0600 file, each carrying an HMAC-SHA-256 chained over the
+/// line before it (docs/spec/audit.md).
+///
+/// Each run of the daemon (and each new file after rotation, and each new audit key) starts
+/// an *epoch*: a random 32-byte chaining key, sealed to the vault's audit public key in the
+/// epoch's first line. The daemon can therefore write authenticated lines while the vault is
+/// locked, and only the holder of the vault can check them (`credbroker audit verify`, which
+/// the daemon answers). The token path only appends an event to a queue; a writer thread
+/// serializes, chains and writes them in batches.
+///
+/// @unchecked Sendable: `queue`, `stopping`, `healthy`, `checkpoint` and `pendingEpoch` are
+/// guarded by `condition`; the file, the chain state and the epoch key belong to the writer
+/// thread alone.
+final class AuditLog: @unchecked Sendable {
+    let path: String
+    let settings: Configuration.AuditSettings
+    private let condition = NSCondition()
+    private var queue: [Item] = []
+    private var stopping = false
+    private var stopped = false
+    private var healthy = true
+    private var lastError: String?
+    private var writtenCheckpoint: Checkpoint?
+    private var dropped = 0
+    static let maxQueued = 100_000
+
+    // Writer-thread state.
+    private var fd: Int32 = -1
+    private var size = 0
+    private var epochID = ""
+    private var epochKey: SecretBox?
+    private var publicKey: [UInt8]?
+    private var seq: Int64 = 0
+    private var lastMAC = [UInt8](repeating: 0, count: 32)
+    private var lastSync = Date()
+    private let now: @Sendable () -> Int64
+
+    enum Item {
+        case event(AuditEvent)
+        case newEpoch(publicKey: [UInt8]?, reason: String)
+    }
+
+    /// The last line written: where a verifier must find the file's end.
+    struct Checkpoint: Sendable, Equatable {
+        var epoch: String
+        var seq: Int64
+        var mac: String
+    }
+
+    init(path: String, settings: Configuration.AuditSettings, publicKey: [UInt8]?, now: @escaping @Sendable () -> Int64) throws(FileSecurityError) {
+        self.path = path
+        self.settings = settings
+        self.now = now
+        self.publicKey = publicKey
+        try FileSecurity.ensurePrivateDirectory(FileSecurity.parentDirectory(of: path))
+        if let info = try FileSecurity.checkPrivateFile(path) { size = Int(info.size) }
+    }
+
+    /// Starts the writer thread and the first epoch.
+    func start(reason: String) {
+        condition.lock()
+        queue.append(.newEpoch(publicKey: publicKey, reason: reason))
+        condition.unlock()
+        let thread = Thread { [self] in self.run() }
+        thread.name = "audit-writer"
+        thread.start()
+    }
+
+    /// Queues an event; never blocks on I/O.
+    func record(_ event: AuditEvent) {
+        condition.lock()
+        if queue.count >= Self.maxQueued {
+            dropped += 1
+            healthy = false
+        } else {
+            queue.append(.event(event))
+        }
+        if queue.count == 1 { condition.signal() }
+        condition.unlock()
+    }
+
+    /// Starts a new epoch sealed to `publicKey` (after init, or when unlock finds the
+    /// public key file missing or different).
+    func startEpoch(publicKey: [UInt8], reason: String) {
+        condition.lock()
+        queue.append(.newEpoch(publicKey: publicKey, reason: reason))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Whether lines are being written (false after a write error until one succeeds).
+    var isHealthy: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return healthy
+    }
+
+    var problem: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        if dropped > 0 { return "\(dropped) audit events dropped: the queue was full" }
+        return lastError
+    }
+
+    /// The last line written.
+    var checkpoint: Checkpoint? {
+        condition.lock()
+        defer { condition.unlock() }
+        return writtenCheckpoint
+    }
+
+    /// Waits until everything queued so far is written (or `timeout` passes).
+    func flush(timeout: TimeInterval = 5) {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        while !queue.isEmpty && Date() < deadline {
+            condition.wait(until: Date().addingTimeInterval(0.01))
+        }
+        condition.unlock()
+    }
+
+    /// Writes what is queued, fsyncs and stops the writer.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        let deadline = Date().addingTimeInterval(5)
+        while !stopped && Date() < deadline { condition.wait(until: Date().addingTimeInterval(0.01)) }
+        condition.unlock()
+    }
+
+    // MARK: - Writer thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping {
+                condition.wait(until: Date().addingTimeInterval(1))
+                if queue.isEmpty { break }
+            }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            let finish = stopping && batch.isEmpty
+            condition.unlock()
+
+            if !batch.isEmpty { write(batch) }
+            if Date().timeIntervalSince(lastSync) >= 1 || finish {
+                if fd >= 0 { _ = fsync(fd) }
+                lastSync = Date()
+            }
+            if finish {
+                if fd >= 0 { _ = close(fd); fd = -1 }
+                condition.lock()
+                stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            condition.lock()
+            condition.broadcast() // wake flush() waiters
+            condition.unlock()
+        }
+    }
+
+    private func write(_ batch: [Item]) {
+        var out = ""
+        var lastCheckpoint: Checkpoint?
+        for item in batch {
+            switch item {
+            case .event(let event):
+                if epochKey == nil && epochID.isEmpty { beginEpoch(publicKey: publicKey, reason: "start", into: &out) }
+                var line = JSONLine()
+                seq += 1
+                line.int("seq", seq)
+                line.string("time", RFC3339.string(unixSeconds: event.time))
+                line.string("epoch", epochID)
+                line.string("type", "event")
+                event.write(into: &line)
+                lastCheckpoint = appendChained(line, into: &out)
+            case .newEpoch(let key, let reason):
+                if !out.isEmpty { flushText(&out) }
+                publicKey = key ?? publicKey
+                if fd < 0 || size >= settings.maxBytes { rotateIfNeeded() }
+                beginEpoch(publicKey: publicKey, reason: reason, into: &out)
+                lastCheckpoint = currentCheckpoint()
+            }
+            if size + out.utf8.count >= settings.maxBytes {
+                flushText(&out)
+                rotateIfNeeded()
+                if size == 0 {
+                    beginEpoch(publicKey: publicKey, reason: "rotation", into: &out)
+                    lastCheckpoint = currentCheckpoint()
+                }
+            }
+        }
+        flushText(&out)
+        if let lastCheckpoint {
+            condition.lock()
+            writtenCheckpoint = lastCheckpoint
+            condition.unlock()
+        }
+    }
+
+    private func currentCheckpoint() -> Checkpoint {
+        Checkpoint(epoch: epochID, seq: seq, mac: Digest.hex(lastMAC))
+    }
+
+    private func beginEpoch(publicKey: [UInt8]?, reason: String, into out: inout String) {
+        let previous = epochID.isEmpty ? lastLineOfFile() : currentCheckpoint()
+        let key = SecretBytes(randomCount: 32)
+        var sealed: String?
+        if let publicKey, let box = try? SealedBox.seal(key, to: publicKey) {
+            sealed = Data(box).base64EncodedString()
+        }
+        epochKey = SecretBox(key)
+        epochID = Digest.hex(SecureRandom.bytes(8))
+        seq = 0
+        lastMAC = [UInt8](repeating: 0, count: 32)
+        var line = JSONLine()
+        line.int("seq", 0)
+        line.string("time", RFC3339.string(unixSeconds: now()))
+        line.string("epoch", epochID)
+        line.string("type", "epoch")
+        line.string("sealed_key", sealed)
+        if let previous {
+            var prev = JSONLine()
+            prev.string("epoch", previous.epoch)
+            prev.int("seq", previous.seq)
+            prev.string("mac", previous.mac)
+            line.raw("prev", prev.body + "}")
+        } else {
+            line.raw("prev", "null")
+        }
+        line.string("detail", reason)
+        _ = appendChained(line, into: &out)
+    }
+
+    @discardableResult
+    private func appendChained(_ line: JSONLine, into out: inout String) -> Checkpoint {
+        let body = line.body
+        var input = lastMAC
+        input.append(contentsOf: body.utf8)
+        let mac: [UInt8]
+        if let epochKey {
+            mac = Digest.hmacSHA256(input, key: epochKey.bytes)
+        } else {
+            mac = [UInt8](repeating: 0, count: 32)
+        }
+        lastMAC = mac
+        out += body
+        out += ",\"mac\":\""
+        out += Digest.hex(mac)
+        out += "\"}\n"
+        return currentCheckpoint()
+    }
+
+    private func flushText(_ out: inout String) {
+        guard !out.isEmpty else { return }
+        if fd < 0 { openFile() }
+        let bytes = Array(out.utf8)
+        var ok = fd >= 0
+        if ok {
+            var offset = 0
+            while offset < bytes.count {
+                let n = unsafe bytes.withUnsafeBytes { b in unsafe Glibc.write(fd, b.baseAddress! + offset, b.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    setFailure("cannot write the audit log \"\(path)\": \(SystemError(call: "write", errno: errno).reason)")
+                    ok = false
+                    break
+                }
+                offset += n
+            }
+        }
+        if ok {
+            size += bytes.count
+            condition.lock()
+            if !healthy && dropped == 0 { healthy = true; lastError = nil }
+            condition.unlock()
+            out = ""
+        } else {
+            // Keep the text: the next flush retries it first. Bound it so a full disk does not
+            // grow memory without limit.
+            if out.utf8.count > 8 * 1024 * 1024 { out = "" }
+        }
+    }
+
+    private func setFailure(_ message: String) {
+        condition.lock()
+        healthy = false
+        lastError = message
+        condition.unlock()
+    }
+
+    private func openFile() {
+        let flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+        let opened = unsafe Glibc.open(path, flags, 0o600)
+        guard opened >= 0 else {
+            setFailure("cannot open the audit log \"\(path)\": \(SystemError(call: "open", errno: errno).reason)")
+            return
+        }
+        fd = opened
+        var info = stat()
+        if unsafe fstat(opened, &info) == 0 { size = Int(info.st_size) }
+    }
+
+    private func rotateIfNeeded() {
+        if fd >= 0 && size < settings.maxBytes { return }
+        if fd >= 0 {
+            _ = fsync(fd)
+            _ = close(fd)
+            fd = -1
+        }
+        if size >= settings.maxBytes {
+            for index in stride(from: settings.keep - 1, through: 1, by: -1) {
+                _ = unsafe Glibc.rename("\(path).\(index)", "\(path).\(index + 1)")
+            }
+            _ = unsafe Glibc.unlink("\(path).\(settings.keep + 1)")
+            _ = unsafe Glibc.rename(path, "\(path).1")
+            size = 0
+        }
+        openFile()
+    }
+
+    /// The checkpoint of an existing file's last line (so a new run's first epoch links to
+    /// the previous run's last line).
+    private func lastLineOfFile() -> Checkpoint? {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+        let tail = data.suffix(64 * 1024)
+        guard let text = String(data: tail, encoding: .utf8) else { return nil }
+        guard let last = text.split(separator: "\n").last,
+              let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any],
+              let epoch = object["epoch"] as? String, let seq = (object["seq"] as? NSNumber)?.int64Value,
+              let mac = object["mac"] as? String else { return nil }
+        return Checkpoint(epoch: epoch, seq: seq, mac: mac)
+    }
+}

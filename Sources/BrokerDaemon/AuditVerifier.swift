@@ -1,0 +1,123 @@
+import BrokerCrypto
+import BrokerWire
+import Foundation
+
+/// Checks an audit file against the vault's audit key pair (docs/spec/audit.md,
+/// "Verification"): every line's MAC, the sequence numbers, the links between epochs, and,
+/// for the live file, that it ends where the daemon last wrote.
+enum AuditVerifier {
+    static let macSuffixLength = ",\"mac\":\"".utf8.count + 64 + "\"}".utf8.count
+
+    static func verify(fileBytes: [UInt8], keyPair: borrowing SecretBytes, checkpoint: AuditLog.Checkpoint?) -> AuditVerifyResponse {
+        var problems: [String] = []
+        var lines = 0
+        var epochs = 0
+        var key: SecretBox? = nil
+        var authenticated = false
+        var epochID: String?
+        var expectedSeq: Int64 = 0
+        var prevMAC = [UInt8](repeating: 0, count: 32)
+        var lastInFile: AuditLog.Checkpoint?
+        var lineNumber = 0
+        var brokenEpoch = false
+
+        var rawLines = fileBytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if rawLines.last?.isEmpty == true { rawLines.removeLast() } else if !fileBytes.isEmpty {
+            problems.append("the file does not end with a newline: its last line is cut short")
+        }
+        for raw in rawLines {
+            lineNumber += 1
+            lines += 1
+            let bytes = Array(raw)
+            guard bytes.count > macSuffixLength,
+                  let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+                  let seq = (object["seq"] as? NSNumber)?.int64Value,
+                  let epoch = object["epoch"] as? String,
+                  let type = object["type"] as? String,
+                  let macHex = object["mac"] as? String
+            else {
+                problems.append("line \(lineNumber): not an audit line")
+                brokenEpoch = true
+                continue
+            }
+            let body = Array(bytes[0..<(bytes.count - macSuffixLength)])
+            let suffix = String(decoding: bytes[(bytes.count - macSuffixLength)...], as: UTF8.self)
+            guard suffix == ",\"mac\":\"\(macHex)\"}" else {
+                problems.append("line \(lineNumber): the MAC is not the line's last member")
+                continue
+            }
+            if type == "epoch" {
+                epochs += 1
+                let previousEnd = lastInFile
+                if let prev = object["prev"] as? [String: Any], let previousEnd {
+                    let pe = prev["epoch"] as? String
+                    let ps = (prev["seq"] as? NSNumber)?.int64Value
+                    let pm = prev["mac"] as? String
+                    if pe != previousEnd.epoch || ps != previousEnd.seq || pm != previousEnd.mac {
+                        problems.append("line \(lineNumber): epoch \(epoch) does not follow the line before it (lines were removed or reordered before it)")
+                    }
+                } else if previousEnd != nil {
+                    problems.append("line \(lineNumber): epoch \(epoch) names no previous line although lines precede it")
+                }
+                guard seq == 0 else {
+                    problems.append("line \(lineNumber): an epoch line must have seq 0")
+                    brokenEpoch = true
+                    continue
+                }
+                epochID = epoch
+                expectedSeq = 1
+                prevMAC = [UInt8](repeating: 0, count: 32)
+                brokenEpoch = false
+                key = nil
+                authenticated = false
+                if let sealedText = object["sealed_key"] as? String {
+                    if let sealed = Data(base64Encoded: sealedText), let opened = try? SealedBox.open(Array(sealed), keyPair: keyPair) {
+                        key = SecretBox(opened)
+                        authenticated = true
+                    } else {
+                        problems.append("line \(lineNumber): epoch \(epoch) is sealed to a key this vault does not hold; its lines cannot be checked")
+                        brokenEpoch = true
+                    }
+                } else if lineNumber != 1 {
+                    problems.append("line \(lineNumber): epoch \(epoch) is unauthenticated, which only the first epoch of a file written before the vault existed may be")
+                    brokenEpoch = true
+                }
+            } else {
+                guard let current = epochID, epoch == current else {
+                    problems.append("line \(lineNumber): belongs to epoch \(epoch) but follows epoch \(epochID ?? "none")")
+                    brokenEpoch = true
+                    continue
+                }
+                if seq != expectedSeq {
+                    problems.append("line \(lineNumber): seq \(seq) where \(expectedSeq) was expected (lines removed, reordered or inserted)")
+                }
+                expectedSeq = seq + 1
+            }
+            if authenticated, let k = key {
+                var input = prevMAC
+                input.append(contentsOf: body)
+                let mac = Digest.hmacSHA256(input, key: k.bytes)
+                if Digest.hex(mac) != macHex && !brokenEpoch {
+                    problems.append("line \(lineNumber): the MAC does not match (the line or one before it was edited, removed or reordered)")
+                    brokenEpoch = true
+                }
+                prevMAC = mac
+            }
+            lastInFile = AuditLog.Checkpoint(epoch: epoch, seq: seq, mac: macHex)
+        }
+        if let checkpoint {
+            if let last = lastInFile {
+                if last != checkpoint {
+                    if last.epoch == checkpoint.epoch && last.seq < checkpoint.seq {
+                        problems.append("the file ends at seq \(last.seq) of epoch \(last.epoch) but the daemon wrote through seq \(checkpoint.seq): its tail was removed")
+                    } else {
+                        problems.append("the file ends at epoch \(last.epoch) seq \(last.seq), not where the daemon last wrote (epoch \(checkpoint.epoch) seq \(checkpoint.seq)): lines were removed or appended")
+                    }
+                }
+            } else {
+                problems.append("the file is empty but the daemon has written to it")
+            }
+        }
+        return AuditVerifyResponse(ok: problems.isEmpty, lines: lines, epochs: epochs, problems: problems)
+    }
+}

@@ -1,0 +1,144 @@
+public import BrokerCore
+import BrokerSystem
+import TOMLKit
+
+/// Everything the daemon runs with: the mode, its paths, its limits and its audit policy.
+/// Built from defaults, then the TOML config file, then the command-line flags (flags win).
+public struct Configuration: Sendable, Equatable {
+    public var mode: DaemonMode
+    public var paths: DaemonPaths
+    public var unlockKeyFile: String?
+    /// Lock the vault after this many seconds without a token request; nil never.
+    public var idleLockSeconds: Int?
+    public var limits = Limits()
+    public var audit = AuditSettings()
+    public var allowRoot = false
+    /// The group that may connect in system mode.
+    public var clientGroup = "credbroker-clients"
+
+    public struct Limits: Sendable, Equatable {
+        /// Connections open at once, over all callers.
+        public var maxConnections = 1024
+        /// Connections open at once per uid.
+        public var maxConnectionsPerUID = 256
+        /// Sustained requests per second per uid (a token bucket), and its burst.
+        public var requestsPerSecondPerUID = 20_000
+        public var burstPerUID = 40_000
+        /// Request head and body limits (docs/spec/api.md, "Limits").
+        public var maxHeadBytes = 8 * 1024
+        public var maxBodyBytes = 64 * 1024
+        /// A request's head and body must arrive within this many seconds of its first byte.
+        public var requestTimeoutSeconds: Double = 5
+        /// A keep-alive connection with no request for this long is closed.
+        public var idleTimeoutSeconds: Double = 60
+        /// In-flight requests get this long to finish on SIGTERM.
+        public var drainSeconds: Double = 5
+
+        public init() {}
+    }
+
+    public struct AuditSettings: Sendable, Equatable {
+        public enum OnFailure: String, Sendable, Equatable {
+            /// Refuse token requests while audit lines cannot be written.
+            case refuse
+            /// Keep serving and report `degraded` health.
+            case serve
+        }
+
+        public var maxBytes = 10 * 1024 * 1024
+        public var keep = 5
+        public var onFailure = OnFailure.refuse
+
+        public init() {}
+    }
+
+    public init(mode: DaemonMode, paths: DaemonPaths) {
+        self.mode = mode
+        self.paths = paths
+    }
+}
+
+/// A config file that cannot be used: names the file, the key and the fix.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Configuration {
+    static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "client_group"]
+    static let limitKeys: Set<String> = ["max_connections", "max_connections_per_uid", "requests_per_second_per_uid", "burst_per_uid", "request_timeout_seconds", "idle_timeout_seconds", "drain_seconds"]
+    static let auditKeys: Set<String> = ["max_bytes", "keep", "on_failure"]
+
+    /// Applies the settings of a config file's text (already read and owner-checked).
+    public mutating func apply(configText text: String, file: String) throws(ConfigurationError) {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw ConfigurationError("config \"\(file)\", line \(error.source.begin.line): not valid TOML: \(error.description)")
+        } catch {
+            throw ConfigurationError("config \"\(file)\": not valid TOML")
+        }
+        func fail(_ key: String, _ message: String) -> ConfigurationError {
+            ConfigurationError("config \"\(file)\", key \"\(key)\": \(message)")
+        }
+        for key in table.keys where !Self.topKeys.contains(key) { throw fail(key, "unknown key") }
+        func path(_ key: String) throws(ConfigurationError) -> String? {
+            guard let value = table[key] else { return nil }
+            guard let s = value.string, s.hasPrefix("/") else { throw fail(key, "must be an absolute path") }
+            return s
+        }
+        if let v = try path("vault") { paths.vault = v }
+        if let v = try path("socket") { paths.socket = v }
+        if let v = try path("policies") { paths.policies = v }
+        if let v = try path("audit_log") { paths.auditLog = v }
+        if let v = try path("unlock_key_file") { unlockKeyFile = v }
+        if let value = table["client_group"] {
+            guard let s = value.string, !s.isEmpty else { throw fail("client_group", "must be a group name") }
+            clientGroup = s
+        }
+        if let value = table["idle_lock_seconds"] {
+            guard let n = value.int, n >= 0 else { throw fail("idle_lock_seconds", "must be a whole number of seconds (0 turns it off)") }
+            idleLockSeconds = n == 0 ? nil : n
+        }
+        if let value = table["limits"] {
+            guard let t = value.table else { throw fail("limits", "must be a table") }
+            for key in t.keys where !Self.limitKeys.contains(key) { throw fail("limits.\(key)", "unknown key") }
+            func int(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+                guard let v = t[key] else { return nil }
+                guard let n = v.int, range.contains(n) else { throw fail("limits.\(key)", "must be an integer in \(range.lowerBound)...\(range.upperBound)") }
+                return n
+            }
+            func seconds(_ key: String) throws(ConfigurationError) -> Double? {
+                guard let v = t[key] else { return nil }
+                let n = v.double ?? v.int.map(Double.init)
+                guard let n, n > 0, n <= 3600 else { throw fail("limits.\(key)", "must be a number of seconds in (0, 3600]") }
+                return n
+            }
+            if let n = try int("max_connections", 1...1_000_000) { limits.maxConnections = n }
+            if let n = try int("max_connections_per_uid", 1...1_000_000) { limits.maxConnectionsPerUID = n }
+            if let n = try int("requests_per_second_per_uid", 1...100_000_000) { limits.requestsPerSecondPerUID = n }
+            if let n = try int("burst_per_uid", 1...100_000_000) { limits.burstPerUID = n }
+            if let n = try seconds("request_timeout_seconds") { limits.requestTimeoutSeconds = n }
+            if let n = try seconds("idle_timeout_seconds") { limits.idleTimeoutSeconds = n }
+            if let n = try seconds("drain_seconds") { limits.drainSeconds = n }
+        }
+        if let value = table["audit"] {
+            guard let t = value.table else { throw fail("audit", "must be a table") }
+            for key in t.keys where !Self.auditKeys.contains(key) { throw fail("audit.\(key)", "unknown key") }
+            if let v = t["max_bytes"] {
+                guard let n = v.int, n >= 4096 else { throw fail("audit.max_bytes", "must be at least 4096") }
+                audit.maxBytes = n
+            }
+            if let v = t["keep"] {
+                guard let n = v.int, (1...1000).contains(n) else { throw fail("audit.keep", "must be in 1...1000") }
+                audit.keep = n
+            }
+            if let v = t["on_failure"] {
+                guard let s = v.string, let mode = AuditSettings.OnFailure(rawValue: s) else {
+                    throw fail("audit.on_failure", "must be \"refuse\" or \"serve\"")
+                }
+                audit.onFailure = mode
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import BrokerCore
+import BrokerWire
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Times a connection out (docs/spec/api.md, "Limits"): a request must arrive whole within
+/// `requestTimeout` of its first byte (the slow-client cut), and a keep-alive connection
+/// without a request for `idleTimeout` is closed. Sits before the HTTP decoder and sees raw
+/// bytes; the request handler tells it when a request is complete and when its response
+/// went out.
+final class ConnectionTimeoutHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    enum State { case idle, reading, processing }
+    private var state = State.idle
+    private var timer: Scheduled<Void>?
+    private var bytesWhileProcessing = false
+    private let requestTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
+
+    init(requestTimeout: Double, idleTimeout: Double) {
+        self.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
+        self.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm(idleTimeout, context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(idleTimeout, context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch state {
+        case .idle:
+            state = .reading
+            arm(requestTimeout, context: context)
+        case .reading:
+            break
+        case .processing:
+            bytesWhileProcessing = true
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    /// The request's head and body have arrived.
+    func requestComplete() {
+        state = .processing
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// The response has been written; wait for the next request.
+    func responseSent() {
+        guard let context else { return }
+        if bytesWhileProcessing {
+            bytesWhileProcessing = false
+            state = .reading
+            arm(requestTimeout, context: context)
+        } else {
+            state = .idle
+            arm(idleTimeout, context: context)
+        }
+    }
+
+    private func arm(_ amount: TimeAmount, context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: amount) {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Collects one request (head ≤ maxHeadBytes, body ≤ maxBodyBytes), hands it to the router,
+/// and writes the response. Malformed HTTP gets a JSON 400 and the connection closed.
+final class RequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let caller: Caller
+    private let router: Router
+    private let registry: ConnectionRegistry
+    private let limits: Configuration.Limits
+    private let timeouts: ConnectionTimeoutHandler
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var discarding = false
+    private var responding = false
+
+    init(caller: Caller, router: Router, registry: ConnectionRegistry, limits: Configuration.Limits, timeouts: ConnectionTimeoutHandler) {
+        self.caller = caller
+        self.router = router
+        self.registry = registry
+        self.limits = limits
+        self.timeouts = timeouts
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            guard !discarding else { return }
+            var headBytes = h.method.rawValue.utf8.count + h.uri.utf8.count + 12
+            for (name, value) in h.headers { headBytes += name.utf8.count + value.utf8.count + 4 }
+            if headBytes > limits.maxHeadBytes {
+                reject(context: context, WireError(.badRequest, "the request head is \(headBytes) bytes; the limit is \(limits.maxHeadBytes)"), status: 431)
+                return
+            }
+            if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
+                reject(context: context, WireError(.badRequest, "the request body is \(length) bytes; the limit is \(limits.maxBodyBytes)"), status: 413)
+                return
+            }
+            head = h
+            body = nil
+        case .body(var chunk):
+            guard !discarding, head != nil else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > limits.maxBodyBytes {
+                reject(context: context, WireError(.badRequest, "the request body exceeds the limit of \(limits.maxBodyBytes) bytes"), status: 413)
+                return
+            }
+            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+        case .end:
+            guard !discarding, let h = head else { return }
+            head = nil
+            timeouts.requestComplete()
+            var bytes: [UInt8] = []
+            if var b = body {
+                bytes = b.readBytes(length: b.readableBytes) ?? []
+                // The buffer may hold a secret (unlock, init): zero it before it is freed.
+                b.clear()
+                b.writeRepeatingByte(0, count: b.capacity)
+            }
+            body = nil
+            dispatch(context: context, head: h, body: bytes)
+        }
+    }
+
+    private func dispatch(context: ChannelHandlerContext, head h: HTTPRequestHead, body: [UInt8]) {
+        let keepAlive = h.isKeepAlive
+        if let wait = registry.takeRequest(uid: caller.uid) {
+            write(context: context, Response.error(WireError(.tooMany, "too many requests from uid \(caller.uid); retry after \(wait) s", retryAfter: wait)), keepAlive: keepAlive)
+            return
+        }
+        let uri = h.uri
+        let pathPart: Substring
+        var query: [String: String] = [:]
+        if let q = uri.firstIndex(of: "?") {
+            pathPart = uri[..<q]
+            guard let parsed = PathCoding.query(uri[uri.index(after: q)...]) else {
+                write(context: context, .error(.badRequest, "the query string is not valid percent-encoding"), keepAlive: keepAlive)
+                return
+            }
+            query = parsed
+        } else {
+            pathPart = Substring(uri)
+        }
+        let request = Request(method: h.method.rawValue, path: String(pathPart), query: query,
+                              contentType: h.headers.first(name: "content-type"), body: body, caller: caller)
+        registry.requestStarted()
+        switch router.route(request, eventLoop: context.eventLoop) {
+        case .now(let response):
+            registry.requestFinished()
+            write(context: context, response, keepAlive: keepAlive)
+        case .later(let future):
+            let registry = self.registry
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            future.whenComplete { result in
+                registry.requestFinished()
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let response): handler.write(context: context, response, keepAlive: keepAlive)
+                case .failure: handler.write(context: context, .error(.internal, "internal error"), keepAlive: keepAlive)
+                }
+            }
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, _ response: Response, keepAlive: Bool) {
+        guard context.channel.isActive else { return }
+        let close = response.close || !keepAlive
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4 + response.headers.count)
+        headers.add(name: "Content-Type", value: response.contentType)
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: close ? "close" : "keep-alive")
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+        buffer.writeBytes(response.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let timeouts = self.timeouts
+        if close {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            timeouts.responseSent()
+        }
+    }
+
+    private func reject(context: ChannelHandlerContext, _ error: WireError, status: Int) {
+        discarding = true
+        head = nil
+        body = nil
+        var response = Response.error(error)
+        response.status = status
+        response.close = true
+        write(context: context, response, keepAlive: false)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError, !discarding {
+            discarding = true
+            var response = Response.error(.badRequest, "malformed HTTP request")
+            response.close = true
+            write(context: context, response, keepAlive: false)
+            return
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Answers a connection over a cap with `too_many` and closes it, without reading it.
+enum TooMany {
+    static func refuse(_ channel: any Channel, message: String) {
+        let body = (try? JSONEncoder.wire.encode(ErrorBody(error: WireError(.tooMany, message)))) ?? Data()
+        var text = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+        text += String(decoding: body, as: UTF8.self)
+        var buffer = channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

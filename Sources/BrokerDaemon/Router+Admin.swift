@@ -1,0 +1,372 @@
+import BrokerCore
+import BrokerCrypto
+import BrokerSystem
+import BrokerVault
+import BrokerWire
+import Foundation
+import Logging
+import NIOCore
+
+extension Router {
+    func admin(_ request: Request, name: String, eventLoop: any EventLoop) -> RouteResult {
+        let caller = request.caller
+        var event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: caller, route: "/v1/admin/" + name, result: "ok")
+        // Routes under profiles/ carry names in the path.
+        let segments = name.split(separator: "/", omittingEmptySubsequences: false)
+        let isProfiles = segments.first == "profiles"
+        if !isProfiles && Self.adminRoutes[name] == nil {
+            return .now(.error(.notFound, "no route \(Self.printable(request.path))"))
+        }
+        if !isProfiles, let methods = Self.adminRoutes[name], !methods.contains(request.method) {
+            return .now(wrongMethod(methods))
+        }
+        guard broker.isAdmin(caller) else {
+            event.result = "denied"
+            event.decision = "deny"
+            event.detail = "not an admin"
+            audit.record(event)
+            logger.notice("admin route denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)", "route": "\(name)"])
+            return .now(.error(.denied, "not allowed"))
+        }
+        event.decision = "allow"
+        if isProfiles {
+            return records(request, segments: Array(segments.dropFirst()), event: event, eventLoop: eventLoop)
+        }
+        switch name {
+        case "init": return initVault(request, event: event, eventLoop: eventLoop)
+        case "unlock": return unlock(request, event: event, eventLoop: eventLoop)
+        case "lock": return lockVault(event: event, eventLoop: eventLoop, reason: "admin request")
+        case "rotate":
+            return vaultOperation(event, eventLoop) { vault in
+                let count = try vault.rotate()
+                return .json(OKResponse(message: "re-encrypted \(count) records under a new data key (generation \(vault.keyGeneration))"))
+            }
+        case "passwd": return passwd(request, event: event, eventLoop: eventLoop)
+        case "backup": return backup(request, event: event, eventLoop: eventLoop)
+        case "restore": return restore(request, event: event, eventLoop: eventLoop)
+        case "reload": return .now(reload(event: event))
+        case "status": return status(eventLoop: eventLoop)
+        case "audit/verify": return verifyAudit(request, event: event, eventLoop: eventLoop)
+        default: return .now(.error(.notFound, "no route \(Self.printable(request.path))"))
+        }
+    }
+
+    /// Runs `body` with the unlocked vault on the vault thread; maps errors, audits.
+    func vaultOperation(_ event: AuditEvent, _ eventLoop: any EventLoop, requireUnlocked: Bool = true,
+                        _ body: @escaping @Sendable (Vault) throws -> Response) -> RouteResult {
+        let audit = self.audit
+        return .later(broker.onVault(eventLoop) { broker in
+            var event = event
+            let response: Response
+            if let vault = broker.vaultOnThread, !requireUnlocked || vault.isUnlocked {
+                do { response = try body(vault) } catch { response = .error(Self.wireError(error)) }
+            } else if broker.vaultOnThread == nil {
+                response = .error(WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init"))
+            } else {
+                response = .error(WireError(.locked, "vault is locked", hint: "credbroker vault unlock"))
+            }
+            if response.status >= 400 {
+                event.result = Self.code(of: response)
+                event.detail = Self.message(of: response)
+            }
+            audit.record(event)
+            return response
+        })
+    }
+
+    static func wireError(_ error: any Error) -> WireError {
+        if let e = error as? WireError { return e }
+        if let e = error as? VaultError {
+            switch e.code {
+            case .locked: return WireError(.locked, e.message, hint: "credbroker vault unlock")
+            case .wrongPassphrase: return WireError(.denied, e.message)
+            case .notFound: return WireError(.notFound, e.message)
+            case .alreadyExists, .invalidArgument, .weakKDF, .lastSlot: return WireError(.badRequest, e.message)
+            case .insecurePermissions, .integrityFailure, .damaged, .unsupportedVersion: return WireError(.unavailable, e.message)
+            default: return WireError(.internal, e.message)
+            }
+        }
+        if let e = error as? FileSecurityError { return WireError(.badRequest, e.description) }
+        if let e = error as? SystemError { return WireError(.internal, e.description) }
+        return WireError(.internal, "internal error")
+    }
+
+    static func code(of response: Response) -> String {
+        (try? JSONDecoder.wire.decode(ErrorBody.self, from: Data(response.body)))?.error.code.rawValue ?? "error"
+    }
+
+    static func message(of response: Response) -> String? {
+        (try? JSONDecoder.wire.decode(ErrorBody.self, from: Data(response.body)))?.error.message
+    }
+
+    /// base64 → SecretBytes; the intermediate buffer is wiped.
+    static func secret(_ base64: String, field: String) throws -> SecretBytes {
+        guard var data = Data(base64Encoded: base64), !data.isEmpty else {
+            throw WireError(.badRequest, "\"\(field)\" must be non-empty base64")
+        }
+        guard data.count <= SecretFile.maxSecretBytes else { throw WireError(.badRequest, "\"\(field)\" is too long") }
+        let secret = SecretBytes(copying: data)
+        data.resetBytes(in: 0..<data.count)
+        return secret
+    }
+
+    // MARK: - init, unlock, lock, passwd
+
+    func initVault(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: InitRequest
+        switch decode(InitRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        guard let strength = PasswordKDF.Strength.named(parsed.kdf ?? "moderate") else {
+            return .now(.error(.badRequest, "unknown kdf \(Self.printable(parsed.kdf ?? "")); use interactive, moderate or sensitive"))
+        }
+        let path = broker.configuration.paths.vault
+        return .later(broker.onVault(eventLoop) { broker in
+            var event = event
+            do {
+                guard broker.vaultOnThread == nil else { throw WireError(.badRequest, "a vault already exists at \"\(path)\"") }
+                let passphrase = try Self.secret(parsed.passphrase, field: "passphrase")
+                guard passphrase.count >= 8 else { throw WireError(.badRequest, "the passphrase is shorter than 8 characters") }
+                let created = try Vault.create(at: path, passphrase: passphrase, strength: strength, allowWeakKDF: parsed.allowWeakKDF ?? false)
+                broker.vaultOnThread = created.vault
+                try broker.didUnlock(created.vault)
+                let text = String(decoding: created.recoveryKey.unsafeCopyToArray(), as: UTF8.self)
+                broker.audit.record(event)
+                broker.logger.notice("vault created", metadata: ["vault": "\(path)"])
+                return .json(InitResponse(recoveryKey: text, vault: path))
+            } catch {
+                let wire = Self.wireError(error)
+                event.result = wire.code.rawValue
+                event.detail = wire.message
+                broker.audit.record(event)
+                return .error(wire)
+            }
+        })
+    }
+
+    func unlock(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        var event = event
+        let parsed: UnlockRequest
+        switch decode(UnlockRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        guard ["passphrase", "keyfile", "recovery"].contains(parsed.method) else {
+            return .now(.error(.badRequest, "\"method\" must be passphrase, keyfile or recovery"))
+        }
+        event.detail = "method \(parsed.method)"
+        if let wait = broker.unlockDelay(now: Date()) {
+            event.result = "too_many"
+            event.detail = "unlock attempt during backoff (\(wait) s left)"
+            audit.record(event)
+            return .now(.error(WireError(.tooMany, "too many failed unlock attempts; retry in \(wait) s", retryAfter: wait)))
+        }
+        let audit = self.audit
+        let logger = self.logger
+        let captured = event
+        return .later(broker.onVault(eventLoop) { broker in
+            var event = captured
+            guard let vault = broker.vaultOnThread else {
+                return .error(WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init"))
+            }
+            if vault.isUnlocked {
+                audit.record(event)
+                return .json(OKResponse(message: "vault is already unlocked"))
+            }
+            do {
+                let bytes = try Self.secret(parsed.secret, field: "secret")
+                let secret: UnlockSecret
+                switch parsed.method {
+                case "keyfile": secret = try UnlockSecret.keyFile(bytes)
+                case "recovery": secret = try UnlockSecret.recoveryKey(bytes)
+                default: secret = UnlockSecret.passphrase(bytes)
+                }
+                try vault.unlock(secret)
+                try broker.didUnlock(vault)
+                audit.record(event)
+                logger.notice("vault unlocked", metadata: ["caller.uid": "\(event.caller?.uid ?? 0)", "method": "\(parsed.method)"])
+                return .json(OKResponse(message: "vault unlocked"))
+            } catch {
+                let wire = Self.wireError(error)
+                if wire.code == .denied || wire.code == .badRequest {
+                    let (failures, delay) = broker.unlockFailed(now: Date())
+                    event.detail = "failed unlock \(failures) (method \(parsed.method))" + (delay > 0 ? "; next attempt allowed in \(Int(delay)) s" : "")
+                    logger.warning("failed unlock", metadata: ["caller.uid": "\(event.caller?.uid ?? 0)", "failures": "\(failures)"])
+                } else {
+                    event.detail = wire.message
+                }
+                event.result = wire.code.rawValue
+                audit.record(event)
+                return .error(wire)
+            }
+        })
+    }
+
+    func lockVault(event: AuditEvent, eventLoop: any EventLoop, reason: String) -> RouteResult {
+        var event = event
+        event.detail = reason
+        return vaultOperation(event, eventLoop, requireUnlocked: false) { [broker] vault in
+            vault.lock()
+            broker.didLock()
+            broker.logger.notice("vault locked", metadata: ["reason": "\(reason)"])
+            return .json(OKResponse(message: "vault locked"))
+        }
+    }
+
+    func passwd(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: PasswdRequest
+        switch decode(PasswdRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        guard let strength = PasswordKDF.Strength.named(parsed.kdf ?? "moderate") else {
+            return .now(.error(.badRequest, "unknown kdf; use interactive, moderate or sensitive"))
+        }
+        return vaultOperation(event, eventLoop) { vault in
+            let current = try Self.secret(parsed.current, field: "current")
+            let new = try Self.secret(parsed.new, field: "new")
+            guard new.count >= 8 else { throw WireError(.badRequest, "the new passphrase is shorter than 8 characters") }
+            try vault.changePassphrase(current: current, new: new, strength: strength)
+            return .json(OKResponse(message: "passphrase changed"))
+        }
+    }
+
+    // MARK: - backup, restore
+
+    /// System mode: backups live under the daemon's state directory, so an admin cannot
+    /// make the daemon write or read anywhere it can.
+    func checkedPath(_ path: String) throws -> String {
+        guard path.hasPrefix("/") else { throw WireError(.badRequest, "the path must be absolute: \(Self.printable(path))") }
+        guard !path.split(separator: "/").contains("..") else { throw WireError(.badRequest, "the path must not contain \"..\"") }
+        if broker.configuration.mode == .system {
+            let state = FileSecurity.parentDirectory(of: broker.configuration.paths.vault) + "/"
+            guard path.hasPrefix(state) else {
+                throw WireError(.badRequest, "in system mode backups live under \"\(state)\"; choose a path there")
+            }
+        }
+        return path
+    }
+
+    func backup(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: PathRequest
+        switch decode(PathRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        var event = event
+        event.detail = "backup to \(parsed.path)"
+        return vaultOperation(event, eventLoop, requireUnlocked: false) { [self] vault in
+            let path = try checkedPath(parsed.path)
+            try vault.backup(to: path, overwrite: parsed.force ?? false)
+            return .json(OKResponse(message: "backed up to \"\(path)\""))
+        }
+    }
+
+    func restore(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: PathRequest
+        switch decode(PathRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        guard let passphrase = parsed.passphrase else {
+            return .now(.error(.badRequest, "\"passphrase\" (of the backup, base64) is required: the backup is checked before anything is replaced"))
+        }
+        var event = event
+        event.detail = "restore from \(parsed.path)"
+        let target = broker.configuration.paths.vault
+        return vaultOperation(event, eventLoop, requireUnlocked: false) { [self] vault in
+            let path = try checkedPath(parsed.path)
+            let bytes = try Self.secret(passphrase, field: "passphrase")
+            // Close ours, restore, reopen locked; on failure reopen the old one.
+            vault.close()
+            broker.didLock()
+            do {
+                try Vault.restore(from: path, to: target, force: parsed.force ?? false, secret: UnlockSecret.passphrase(bytes))
+            } catch {
+                broker.vaultOnThread = try? Vault.open(at: target)
+                broker.setState(broker.vaultOnThread == nil ? .uninitialized : .locked)
+                throw error
+            }
+            broker.vaultOnThread = try Vault.open(at: target)
+            broker.setState(.locked)
+            return .json(OKResponse(message: "restored \"\(target)\" from \"\(path)\"; the vault is locked: unlock it"))
+        }
+    }
+
+    // MARK: - reload, status, audit
+
+    func reload(event: AuditEvent) -> Response {
+        var event = event
+        switch reloadPolicies() {
+        case .success(let set):
+            broker.replacePolicies(set)
+            event.detail = "\(set.rules.count) rules from \(set.files.count) files"
+            audit.record(event)
+            logger.notice("policies reloaded", metadata: ["rules": "\(set.rules.count)", "files": "\(set.files.joined(separator: ","))"])
+            return .json(OKResponse(message: "loaded \(set.rules.count) rules from \(set.files.count) files"))
+        case .failure(let error):
+            event.result = "bad_request"
+            event.detail = error.message
+            audit.record(event)
+            logger.error("policy reload failed; keeping the old policies", metadata: ["error": "\(error.message)"])
+            return .error(.badRequest, "\(error.message); the old policies stay in force")
+        }
+    }
+
+    func status(eventLoop: any EventLoop) -> RouteResult {
+        let broker = self.broker
+        return .later(broker.onVault(eventLoop) { broker in
+            let (state, index, cache, policies) = broker.statusSnapshot()
+            var profiles: [AdminStatusResponse.Profile] = []
+            for name in index.profiles.keys.sorted() {
+                let p = index.profiles[name]!
+                var apps: [AdminStatusResponse.App] = []
+                var grants: [AdminStatusResponse.Grant] = []
+                for (appName, app) in p.apps.sorted(by: { $0.key < $1.key }) {
+                    apps.append(AdminStatusResponse.App(name: appName, type: app.type, configured: app.type != appName || !app.apiBaseURLs.isEmpty || true))
+                    for account in app.accounts.sorted() {
+                        let key = GrantKey(profile: name, app: appName, account: account)
+                        var cached = cache[key]
+                        if cached == nil, let vault = broker.vaultOnThread, vault.isUnlocked,
+                           let payload = try? vault.get(GrantPayload.self, profile: name, name: key.recordName) {
+                            cached = CachedGrant(payload)
+                        }
+                        grants.append(AdminStatusResponse.Grant(
+                            app: appName, account: account, scopes: cached?.scopes ?? [],
+                            state: cached.map { $0.dead ? "dead" : "active" } ?? "unknown",
+                            tokenValidUntil: cached?.expiresAt.map { RFC3339.string($0) },
+                            lastRefresh: cached.map { RFC3339.string($0.obtainedAt) }, lastError: nil))
+                    }
+                }
+                profiles.append(AdminStatusResponse.Profile(name: name, apps: apps, grants: grants))
+            }
+            let auditState = broker.audit.isHealthy ? "ok" : "failing: \(broker.audit.problem ?? "unknown")"
+            return .json(AdminStatusResponse(state: state.rawValue, vault: broker.configuration.paths.vault, mode: broker.configuration.mode.rawValue,
+                                             policies: policies.files, profiles: profiles, audit: auditState))
+        })
+    }
+
+    func verifyAudit(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: PathRequest
+        switch decode(PathRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        let auditPath = broker.configuration.paths.auditLog
+        return vaultOperation(event, eventLoop) { [audit] vault in
+            guard parsed.path.hasPrefix("/") else { throw WireError(.badRequest, "the path must be absolute") }
+            guard let pair = try vault.internalKey(name: Broker.auditKeyName) else {
+                throw WireError(.notFound, "this vault has no audit key yet")
+            }
+            let live = FileSecurity.absolute(parsed.path) == FileSecurity.absolute(auditPath)
+            if live { audit.flush() }
+            guard let data = FileManager.default.contents(atPath: parsed.path) else {
+                throw WireError(.notFound, "cannot read \"\(parsed.path)\"")
+            }
+            let result = AuditVerifier.verify(fileBytes: Array(data), keyPair: pair, checkpoint: live ? audit.checkpoint : nil)
+            return .json(result)
+        }
+    }
+}
+

@@ -1,0 +1,136 @@
+import BrokerCore
+import BrokerVault
+import BrokerWire
+import Foundation
+import NIOCore
+
+extension Router {
+    /// Record management under /v1/admin/profiles/...:
+    ///   GET    profiles                                list profiles
+    ///   PUT    profiles/P                              create profile P
+    ///   DELETE profiles/P[?force=true]                 delete it (with its records: force)
+    ///   PUT    profiles/P/apps/NAME                    store a provider app (AppRecord)
+    ///   DELETE profiles/P/apps/NAME
+    ///   PUT    profiles/P/grants/APP/ACCOUNT           store a grant (GrantRecord)
+    ///   DELETE profiles/P/grants/APP/ACCOUNT
+    func records(_ request: Request, segments: [Substring], event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        var decoded: [String] = []
+        for s in segments {
+            guard let d = PathCoding.decode(s), !d.isEmpty else {
+                return .now(.error(.badRequest, "a path segment is empty or not valid percent-encoding"))
+            }
+            decoded.append(d)
+        }
+        var event = event
+        event.profile = decoded.first
+        switch (decoded.count, request.method) {
+        case (0, "GET"):
+            return vaultOperation(event, eventLoop, requireUnlocked: false) { vault in
+                .json(["profiles": try vault.listProfiles()])
+            }
+        case (0, _):
+            return .now(wrongMethod(["GET"]))
+        case (1, "PUT"):
+            let name = decoded[0]
+            return vaultOperation(event, eventLoop) { [broker] vault in
+                try vault.createProfile(name)
+                try broker.refreshIndex(vault)
+                return .json(OKResponse(message: "created profile \"\(name)\""), status: 201)
+            }
+        case (1, "DELETE"):
+            let name = decoded[0]
+            let force = request.query["force"] == "true" || request.query["force"] == "1"
+            return vaultOperation(event, eventLoop) { [broker] vault in
+                try vault.deleteProfile(name, force: force)
+                try broker.refreshIndex(vault)
+                return .json(OKResponse(message: "deleted profile \"\(name)\""))
+            }
+        case (1, _):
+            return .now(wrongMethod(["PUT", "DELETE"]))
+        case (3, let method) where decoded[1] == "apps":
+            let (profile, app) = (decoded[0], decoded[2])
+            event.provider = app
+            switch method {
+            case "PUT":
+                let parsed: AppRecord
+                switch decode(AppRecord.self, request) {
+                case .failure(let e): return .now(.error(e))
+                case .success(let r): parsed = r
+                }
+                guard ["google", "microsoft", "zoom", "generic"].contains(parsed.type) else {
+                    return .now(.error(.badRequest, "\"type\" must be google, microsoft, zoom or generic"))
+                }
+                guard !parsed.clientID.isEmpty else { return .now(.error(.badRequest, "\"client_id\" must not be empty")) }
+                if let bad = (parsed.endpoints ?? [:]).first(where: { !Self.acceptableURL($0.value) }) {
+                    return .now(.error(.badRequest, "endpoint \(Self.printable(bad.key)) must be an https:// URL (http:// only for loopback hosts)"))
+                }
+                return vaultOperation(event, eventLoop) { [broker] vault in
+                    let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,
+                                                     tenant: parsed.tenant, endpoints: parsed.endpoints ?? [:])
+                    try vault.put(payload, profile: profile, name: app)
+                    try broker.refreshIndex(vault)
+                    return .json(OKResponse(message: "stored provider app \"\(app)\" in profile \"\(profile)\""))
+                }
+            case "DELETE":
+                return vaultOperation(event, eventLoop) { [broker] vault in
+                    try vault.delete(RecordID(profile: profile, kind: .providerApp, name: app))
+                    try broker.refreshIndex(vault)
+                    return .json(OKResponse(message: "deleted provider app \"\(app)\" from profile \"\(profile)\""))
+                }
+            default:
+                return .now(wrongMethod(["PUT", "DELETE"]))
+            }
+        case (4, let method) where decoded[1] == "grants":
+            let key = GrantKey(profile: decoded[0], app: decoded[2], account: decoded[3])
+            event.provider = key.app
+            event.account = key.account
+            switch method {
+            case "PUT":
+                let parsed: GrantRecord
+                switch decode(GrantRecord.self, request) {
+                case .failure(let e): return .now(.error(e))
+                case .success(let r): parsed = r
+                }
+                let scopes = ScopeAliases.expandAll(parsed.scopes)
+                guard !scopes.isEmpty else { return .now(.error(.badRequest, "\"scopes\" must name at least one scope")) }
+                var expires: Date?
+                if let text = parsed.expiresAt {
+                    guard let d = RFC3339.parse(text) else { return .now(.error(.badRequest, "\"expires_at\" must be RFC 3339")) }
+                    expires = d
+                }
+                guard (parsed.accessToken == nil) == (expires == nil) else {
+                    return .now(.error(.badRequest, "\"access_token\" and \"expires_at\" go together"))
+                }
+                guard parsed.refreshToken != nil || parsed.accessToken != nil else {
+                    return .now(.error(.badRequest, "a grant needs a \"refresh_token\" or an \"access_token\""))
+                }
+                event.scopes = scopes
+                let expiry = expires
+                return vaultOperation(event, eventLoop) { [broker] vault in
+                    let payload = GrantPayload(app: key.app, account: key.account, scopes: scopes, refreshToken: parsed.refreshToken,
+                                               obtainedAt: Date(), accessToken: parsed.accessToken, accessTokenExpiresAt: expiry)
+                    try vault.put(payload, profile: key.profile, name: key.recordName)
+                    try broker.refreshIndex(vault, invalidate: key)
+                    return .json(OKResponse(message: "stored the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\""))
+                }
+            case "DELETE":
+                return vaultOperation(event, eventLoop) { [broker] vault in
+                    try vault.delete(RecordID(profile: key.profile, kind: .grant, name: key.recordName))
+                    try broker.refreshIndex(vault, invalidate: key)
+                    return .json(OKResponse(message: "deleted the grant for \"\(key.app)\" account \"\(key.account)\""))
+                }
+            default:
+                return .now(wrongMethod(["PUT", "DELETE"]))
+            }
+        default:
+            return .now(.error(.notFound, "no route \(Self.printable(request.path))"))
+        }
+    }
+
+    /// https:// anywhere; http:// only for loopback hosts (the sandbox, tests).
+    static func acceptableURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return false }
+        if scheme == "https" { return true }
+        return scheme == "http" && (host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]")
+    }
+}

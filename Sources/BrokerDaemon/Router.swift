@@ -1,0 +1,172 @@
+import BrokerCore
+import BrokerCrypto
+import BrokerSystem
+import BrokerVault
+import BrokerWire
+import Foundation
+import Logging
+import NIOCore
+
+/// A route's answer: ready now (the hot path allocates no future), or later.
+enum RouteResult {
+    case now(Response)
+    case later(EventLoopFuture<Response>)
+}
+
+/// Maps requests to the broker (docs/spec/api.md, one section per route).
+final class Router: Sendable {
+    let broker: Broker
+    let reloadPolicies: @Sendable () -> Result<PolicySet, ConfigurationError>
+    var logger: Logger { broker.logger }
+    var audit: AuditLog { broker.audit }
+
+    init(broker: Broker, reloadPolicies: @escaping @Sendable () -> Result<PolicySet, ConfigurationError>) {
+        self.broker = broker
+        self.reloadPolicies = reloadPolicies
+    }
+
+    static let publicRoutes: [String: [String]] = [
+        "/v1/health": ["GET"], "/v1/token": ["POST"], "/v1/profiles": ["GET"],
+    ]
+    static let adminRoutes: [String: [String]] = [
+        "init": ["POST"], "unlock": ["POST"], "lock": ["POST"], "rotate": ["POST"], "passwd": ["POST"],
+        "backup": ["POST"], "restore": ["POST"], "reload": ["POST"], "status": ["GET"], "audit/verify": ["POST"],
+        "profiles": ["GET"],
+    ]
+
+    func route(_ request: Request, eventLoop: any EventLoop) -> RouteResult {
+        let path = request.path
+        if let methods = Self.publicRoutes[path] {
+            guard methods.contains(request.method) else { return .now(wrongMethod(methods)) }
+            switch path {
+            case "/v1/health": return .now(.json(broker.health()))
+            case "/v1/token": return token(request, eventLoop: eventLoop)
+            default: return .now(profiles(request))
+            }
+        }
+        if path.hasPrefix("/v1/admin/") {
+            return admin(request, name: String(path.dropFirst("/v1/admin/".count)), eventLoop: eventLoop)
+        }
+        return .now(.error(.notFound, "no route \(Self.printable(path))"))
+    }
+
+    static func printable(_ path: String) -> String {
+        let cut = path.prefix(200)
+        return "\"" + String(cut.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }) + "\""
+    }
+
+    func wrongMethod(_ allowed: [String]) -> Response {
+        var r = Response.error(.badRequest, "method not allowed; use \(allowed.joined(separator: " or "))", status: 405)
+        r.headers.append(("Allow", allowed.joined(separator: ", ")))
+        return r
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request) -> Result<T, WireError> {
+        if let contentType = request.contentType {
+            let media = contentType.split(separator: ";").first.map { String($0).trimmingASCIIWhitespace().lowercased() } ?? ""
+            guard media == "application/json" else {
+                return .failure(WireError(.badRequest, "the body must be application/json, not \(Self.printable(media))"))
+            }
+        } else if !request.body.isEmpty {
+            return .failure(WireError(.badRequest, "the body must be application/json (no Content-Type given)"))
+        }
+        guard !request.body.isEmpty else { return .failure(WireError(.badRequest, "the request needs a JSON body")) }
+        do {
+            return .success(try JSONDecoder.wire.decode(T.self, from: Data(request.body)))
+        } catch let error as DecodingError {
+            return .failure(WireError(.badRequest, "invalid JSON body: \(Self.describe(error))"))
+        } catch {
+            return .failure(WireError(.badRequest, "invalid JSON body"))
+        }
+    }
+
+    /// A DecodingError described by its kind and path only (values may be secrets).
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ c: [any CodingKey]) -> String { c.isEmpty ? "the body" : "\"" + c.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\"" }
+        switch error {
+        case .typeMismatch(_, let c): return "\(path(c.codingPath)) has the wrong type"
+        case .valueNotFound(_, let c): return "\(path(c.codingPath)) is null or missing"
+        case .keyNotFound(let k, let c): return "\(path(c.codingPath + [k])) is missing"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON (or not UTF-8)" : "\(path(c.codingPath)) is malformed"
+        @unknown default: return "malformed"
+        }
+    }
+
+    // MARK: - Token
+
+    func token(_ request: Request, eventLoop: any EventLoop) -> RouteResult {
+        let now = Date()
+        var event = AuditEvent(time: Int64(now.timeIntervalSince1970), caller: request.caller, route: "/v1/token", result: "ok")
+        let parsed: TokenRequest
+        switch decode(TokenRequest.self, request) {
+        case .failure(let error):
+            event.result = error.code.rawValue
+            event.detail = error.message
+            audit.record(event)
+            return .now(.error(error))
+        case .success(let r): parsed = r
+        }
+        let scopes = ScopeAliases.expandAll(parsed.scopes)
+        event.profile = parsed.profile
+        event.provider = parsed.provider
+        event.account = parsed.account
+        event.scopes = scopes
+        if let problem = Self.validate(parsed, scopes: scopes) {
+            event.result = "bad_request"
+            event.detail = problem
+            audit.record(event)
+            return .now(.error(.badRequest, problem))
+        }
+        switch broker.token(parsed, scopes: scopes, caller: request.caller, event: &event, now: now) {
+        case .done(let result):
+            return .now(finish(result, event: event, caller: request.caller))
+        case .needsLoad(let key):
+            let captured = event
+            let caller = request.caller
+            return .later(broker.loadGrant(key, request: parsed, scopes: scopes, eventLoop: eventLoop).map { [self] result in
+                finish(result, event: captured, caller: caller)
+            })
+        }
+    }
+
+    static func validate(_ r: TokenRequest, scopes: [String]) -> String? {
+        if r.profile.isEmpty || r.profile.utf8.count > 64 { return "\"profile\" must be 1 to 64 bytes" }
+        if r.provider.isEmpty || r.provider.utf8.count > 64 { return "\"provider\" must be 1 to 64 bytes" }
+        if let a = r.account, a.isEmpty || a.utf8.count > 320 { return "\"account\" must be 1 to 320 bytes" }
+        if scopes.isEmpty { return "\"scopes\" must name at least one scope" }
+        if scopes.count > 64 { return "\"scopes\" names more than 64 scopes" }
+        if let m = r.minValidSeconds, m < 0 || m > 3600 { return "\"min_valid_seconds\" must be in 0...3600" }
+        return nil
+    }
+
+    private func finish(_ result: Result<TokenResponse, WireError>, event: AuditEvent, caller: Caller) -> Response {
+        var event = event
+        switch result {
+        case .success(let token):
+            event.account = token.account
+            event.tokenFingerprint = AuditEvent.fingerprint(ofToken: token.accessToken)
+            event.result = "ok"
+            audit.record(event)
+            return .json(token)
+        case .failure(let error):
+            event.result = error.code.rawValue
+            if event.detail == nil { event.detail = error.message }
+            audit.record(event)
+            if error.code == .denied {
+                logger.notice("token denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)",
+                                                         "credential": "\(event.profile ?? "")/\(event.provider ?? "")/\(event.account ?? "-")",
+                                                         "reason": "\(event.detail ?? "")"])
+            }
+            return .error(error)
+        }
+    }
+
+    // MARK: - Profiles
+
+    func profiles(_ request: Request) -> Response {
+        switch broker.profiles(for: request.caller) {
+        case .success(let r): return .json(r)
+        case .failure(let e): return .error(e)
+        }
+    }
+}
