@@ -7,7 +7,7 @@ struct CredbrokerCommand: ParsableCommand {
         commandName: "credbroker",
         abstract: "A secure OAuth credential broker: encrypted vault, scoped tokens over a Unix socket.",
         version: "0.1.0",
-        subcommands: [VaultCommand.self])
+        subcommands: [VaultCommand.self, ProfileCommand.self, StatusCommand.self, TokenCommand.self, PolicyCommand.self, AuditCommand.self])
 
 }
 
@@ -31,6 +31,10 @@ public enum CLI {
                 try command.run()
             }
             Foundation.exit(0)
+        } catch let error as ExitCode {
+            // A command that already said what it had to (policy explain's deny, audit
+            // verify's problems) and only sets the status.
+            Foundation.exit(error.rawValue)
         } catch let error as CLIError {
             Console.error(error.message)
             if let hint = error.hint { Console.hint(hint) }

@@ -8,7 +8,7 @@ struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault",
         abstract: "Create and inspect the encrypted vault.",
-        subcommands: [VaultInit.self, VaultStatusCommand.self])
+        subcommands: [VaultInit.self, VaultStatusCommand.self, VaultUnlock.self, VaultLock.self, VaultRotate.self, VaultPasswd.self, VaultBackup.self, VaultRestore.self])
 }
 
 struct VaultInit: ParsableCommand {
@@ -18,8 +18,11 @@ struct VaultInit: ParsableCommand {
         discussion: """
             Asks for the passphrase twice on the terminal (no echo), or reads it from \
             --passphrase-file (use - for standard input). Prints the recovery key once, on \
-            standard output: store it offline. Without a daemon this works on the file directly.
+            standard output: store it offline. When credbrokerd runs (and no --vault is given) \
+            the daemon creates its vault; otherwise this works on the file directly.
             """)
+
+    @OptionGroup var daemon: SocketOption
 
     @Option(name: .long, help: ArgumentHelp("The vault file.", valueName: "path"))
     var vault: String?
@@ -37,6 +40,18 @@ struct VaultInit: ParsableCommand {
 
     func run() throws {
         try harden()
+        if vault == nil && DaemonClient.isRunning(flag: daemon.socket) {
+            guard PasswordKDF.Strength.named(kdf) != nil else {
+                throw ValidationError("unknown --kdf \"\(kdf)\"; use interactive, moderate or sensitive")
+            }
+            let secret = try readNewPassphrase()
+            guard secret.count >= Self.minimumPassphraseBytes else {
+                throw CLIError(message: "the passphrase is shorter than \(Self.minimumPassphraseBytes) characters")
+            }
+            var bytes = secret.unsafeCopyToArray()
+            try DaemonInit.run(socket: daemon.socket, kdf: kdf, allowWeakKDF: allowWeakKDF, passphrase: &bytes)
+            return
+        }
         let path = vault ?? Paths.defaultVault()
         guard let strength = PasswordKDF.Strength.named(kdf) else {
             throw ValidationError("unknown --kdf \"\(kdf)\"; use interactive, moderate or sensitive")

@@ -137,6 +137,9 @@ final class Broker: @unchecked Sendable {
             }
             if allowed.count == 1 {
                 account = allowed[0]
+            } else if allowed.isEmpty && candidates.count == 1 {
+                // Denied either way; decide on the one account so the logged reason is the real one.
+                account = candidates[0]
             } else if allowed.count > 1 {
                 event.decision = "allow"
                 return .done(.failure(WireError(.badRequest, "profile \"\(request.profile)\" has \(allowed.count) accounts for \"\(request.provider)\" that you may use; name one with \"account\"")))

@@ -283,7 +283,7 @@ struct SignalService: Service {
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
-        try await cancelWhenGracefulShutdown {
+        try? await cancelWhenGracefulShutdown {
             for await signal in signals {
                 let event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: nil, route: "signal \(signal)", result: "ok")
                 if signal == .sighup {
@@ -314,7 +314,8 @@ struct IdleLockService: Service {
             try? await gracefulShutdown()
             return
         }
-        try await cancelWhenGracefulShutdown {
+        // Cancelled at graceful shutdown: that ends the loop, not the daemon with an error.
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(500))
                 if broker.currentState == .unlocked && broker.idleSeconds(now: Date()) >= Double(limit) {

@@ -13,6 +13,11 @@ public enum UserDatabase {
         withPasswd(uid: uid) { unsafe String(cString: $0.pw_dir) }
     }
 
+    /// The primary group of `uid`.
+    public static func primaryGroup(of uid: UInt32) -> UInt32? {
+        withPasswd(uid: uid) { $0.pw_gid }
+    }
+
     /// The uid of user `name`.
     public static func uid(ofUser name: String) -> UInt32? {
         var pwd = passwd()

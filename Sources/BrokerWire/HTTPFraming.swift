@@ -33,6 +33,7 @@ public struct HTTPResponse: Sendable, Equatable {
 
 public struct HTTPFramingError: Error, Sendable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

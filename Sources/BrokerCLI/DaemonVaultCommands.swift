@@ -1,0 +1,136 @@
+import ArgumentParser
+import BrokerCore
+import BrokerCrypto
+import BrokerSystem
+import BrokerWire
+import Foundation
+
+struct VaultUnlock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Unlock the daemon's vault with the passphrase, a key file or the recovery key.",
+        discussion: "The passphrase is read from the terminal without echo, or from --passphrase-file (- for standard input); never from the command line or the environment.")
+
+    @OptionGroup var daemon: SocketOption
+    @Option(name: .long, help: ArgumentHelp("Read the passphrase from this file (- for standard input).", valueName: "file"))
+    var passphraseFile: String?
+    @Option(name: .long, help: ArgumentHelp("Unlock with this key file (0600, yours).", valueName: "file"))
+    var keyFile: String?
+    @Flag(name: .long, help: "Unlock with the recovery key (read like a passphrase).")
+    var recovery = false
+
+    func validate() throws {
+        if keyFile != nil && (recovery || passphraseFile != nil && keyFile != nil && recovery) {
+            throw ValidationError("--key-file and --recovery exclude each other")
+        }
+    }
+
+    func run() throws {
+        try harden()
+        let method: String
+        var secret: [UInt8]
+        if let keyFile {
+            method = "keyfile"
+            do { secret = try SecretFile.readKeyFile(path: keyFile).unsafeCopyToArray() } catch { throw CLIError(message: error.description) }
+        } else {
+            method = recovery ? "recovery" : "passphrase"
+            secret = try SecretInput.read(file: passphraseFile, prompt: recovery ? "Recovery key: " : "Vault passphrase: ")
+        }
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let body = UnlockRequest(method: method, secret: SecretInput.base64(&secret))
+        let ok = try client.call("POST", "/v1/admin/unlock", body: body, as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}
+
+/// A command that POSTs to an admin route with no body and prints the message.
+protocol SimpleAdminCommand: ParsableCommand {
+    var daemon: SocketOption { get }
+    static var route: String { get }
+}
+
+extension SimpleAdminCommand {
+    func run() throws {
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let ok = try client.call("POST", Self.route, body: [String: String](), as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}
+
+struct VaultLock: SimpleAdminCommand {
+    static let configuration = CommandConfiguration(commandName: "lock", abstract: "Lock the daemon's vault: its keys are wiped from memory.")
+    static let route = "/v1/admin/lock"
+    @OptionGroup var daemon: SocketOption
+}
+
+struct VaultRotate: SimpleAdminCommand {
+    static let configuration = CommandConfiguration(commandName: "rotate", abstract: "Re-encrypt every record under a new data key (one transaction).")
+    static let route = "/v1/admin/rotate"
+    @OptionGroup var daemon: SocketOption
+}
+
+struct VaultPasswd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Change the vault passphrase (the KDF parameters are upgraded too).")
+    @OptionGroup var daemon: SocketOption
+    @Option(name: .long, help: ArgumentHelp("Read the current passphrase from this file.", valueName: "file"))
+    var currentFile: String?
+    @Option(name: .long, help: ArgumentHelp("Read the new passphrase from this file.", valueName: "file"))
+    var newFile: String?
+    @Option(name: .long, help: ArgumentHelp("Argon2id strength for the new slot: interactive, moderate or sensitive.", valueName: "strength"))
+    var kdf = "moderate"
+
+    func run() throws {
+        try harden()
+        var current = try SecretInput.read(file: currentFile, prompt: "Current passphrase: ")
+        var new = try SecretInput.read(file: newFile, prompt: "New passphrase: ", confirm: "Repeat the new passphrase: ")
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let ok = try client.call("POST", "/v1/admin/passwd", body: PasswdRequest(current: SecretInput.base64(&current), new: SecretInput.base64(&new), kdf: kdf), as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}
+
+struct VaultBackup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Write an encrypted copy of the vault (the daemon writes FILE itself).",
+        discussion: "The backup is as encrypted as the vault and opens with the same passphrase, key file or recovery key. In system mode FILE must lie under the daemon's state directory.")
+    @OptionGroup var daemon: SocketOption
+    @Argument(help: "Where to write the backup.") var file: String
+    @Flag(name: .long, help: "Replace an existing file.") var force = false
+
+    func run() throws {
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let ok = try client.call("POST", "/v1/admin/backup", body: PathRequest(path: FileSecurity.absolute(file), force: force), as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}
+
+struct VaultRestore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore", abstract: "Replace the vault with a backup, after checking that the backup opens and every record decrypts.")
+    @OptionGroup var daemon: SocketOption
+    @Argument(help: "The backup file.") var file: String
+    @Flag(name: .long, help: "Replace the current vault (required when one exists).") var force = false
+    @Option(name: .long, help: ArgumentHelp("Read the backup's passphrase from this file.", valueName: "file"))
+    var passphraseFile: String?
+
+    func run() throws {
+        try harden()
+        var secret = try SecretInput.read(file: passphraseFile, prompt: "Passphrase of the backup: ")
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let body = PathRequest(path: FileSecurity.absolute(file), force: force, passphrase: SecretInput.base64(&secret))
+        let ok = try client.call("POST", "/v1/admin/restore", body: body, as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}
+
+/// `vault init` through the daemon.
+enum DaemonInit {
+    static func run(socket: String?, kdf: String, allowWeakKDF: Bool, passphrase: inout [UInt8]) throws {
+        let client = try DaemonClient.connect(flag: socket)
+        let body = InitRequest(passphrase: SecretInput.base64(&passphrase), kdf: kdf, allowWeakKDF: allowWeakKDF)
+        let created = try client.call("POST", "/v1/admin/init", body: body, as: InitResponse.self)
+        Console.info("credbrokerd created vault \"\(created.vault)\" (KDF argon2id13 \(kdf)); it is unlocked")
+        Console.warning("the recovery key below is shown only this once: store it offline; it unlocks the vault without the passphrase")
+        FileHandle.standardOutput.write(Data((created.recoveryKey + "\n").utf8))
+    }
+}

@@ -1,0 +1,100 @@
+import BrokerSystem
+import BrokerTesting
+import BrokerWire
+import Foundation
+import Testing
+
+@Suite("audit log and unlock backoff", .serialized)
+struct AuditAndUnlockTests {
+    func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func write(_ lines: [String], to path: String) throws {
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("audit verify passes, then catches an edited, a removed and an appended line and a cut tail")
+    func auditTamper() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        for _ in 0..<5 { _ = try d.request("POST", "/v1/token", json: TestDaemon.tokenBody) }
+        let good = try d.cli(["audit", "verify", d.auditLog])
+        #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
+        #expect(good.stdout.contains("verify"))
+
+        let original = lines(d.auditLog)
+        #expect(original.count >= 8)
+        #expect(original.contains { $0.contains("\"token\":\"") && $0.contains("\"result\":\"ok\"") })
+        #expect(!original.contains { $0.contains("ya29.test-token-canary") })
+        let copy = d.dir.file("copy.log")
+        let cases: [(String, [String])] = [
+            ("edited", original.enumerated().map { $0.offset == 4 ? $0.element.replacingOccurrences(of: "\"result\":\"ok\"", with: "\"result\":\"denied\"") : $0.element }),
+            ("removed", original.enumerated().filter { $0.offset != 3 }.map(\.element)),
+            ("appended", original + [original[original.count - 1].replacingOccurrences(of: "\"seq\":", with: "\"seq\":1")]),
+            ("reordered", { var l = original; l.swapAt(3, 4); return l }()),
+        ]
+        for (name, tampered) in cases {
+            #expect(tampered != original, "\(name)")
+            try write(tampered, to: copy)
+            let r = try d.cli(["audit", "verify", copy])
+            #expect(r.status == 1, "\(name): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("credbroker: error:"), "\(name)")
+        }
+        // The live file with its tail cut: the daemon knows where it last wrote.
+        try write(Array(original.dropLast(2)), to: d.auditLog)
+        let cut = try d.cli(["audit", "verify", d.auditLog])
+        #expect(cut.status == 1)
+        #expect(cut.stderr.contains("tail was removed") || cut.stderr.contains("not where the daemon last wrote"), "\(cut.stderr)")
+        d.stop()
+    }
+
+    @Test("after three failed unlocks the delay grows, and every failure is audited")
+    func unlockBackoff() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        #expect(try d.cli(["vault", "lock"]).status == 0)
+        let wrong = Data("wrong passphrase!".utf8).base64EncodedString()
+        let body = "{\"method\":\"passphrase\",\"secret\":\"\(wrong)\"}"
+        var statuses: [Int] = []
+        for _ in 0..<4 { statuses.append(try d.request("POST", "/v1/admin/unlock", json: body).status) }
+        #expect(statuses[0] == 403 && statuses[1] == 403 && statuses[2] == 403)
+        #expect(statuses[3] == 429)
+        let blocked = try d.unlock()
+        #expect(blocked.status == 429)
+        #expect(blocked.header("Retry-After") != nil)
+        usleep(1_200_000)
+        #expect(try d.request("POST", "/v1/admin/unlock", json: body).status == 403)
+        let wait = try d.unlock()
+        #expect(wait.status == 429)
+        usleep(2_200_000)
+        #expect(try d.unlock().status == 200)
+        #expect(d.stop() == 0)
+        let log = lines(d.auditLog).filter { $0.contains("\"route\":\"/v1/admin/unlock\"") }
+        let failures = log.filter { $0.contains("failed unlock") }
+        #expect(failures.count == 4)
+        #expect(log.filter { $0.contains("\"result\":\"too_many\"") }.count == 3)
+        #expect(!log.contains { $0.contains("wrong passphrase!") })
+    }
+
+    @Test("canary secrets appear in no file but the vault (encrypted) and in no output")
+    func canaries() throws {
+        let d = try TestDaemon()
+        try d.provision(token: "ya29.TOKENCANARY123")
+        _ = try d.request("POST", "/v1/token", json: TestDaemon.tokenBody)
+        _ = try d.cli(["vault", "lock"])
+        let bad = Data("PASSCANARY-wrong".utf8).base64EncodedString()
+        _ = try d.request("POST", "/v1/admin/unlock", json: "{\"method\":\"passphrase\",\"secret\":\"\(bad)\"}")
+        #expect(try d.unlock().status == 200)
+        _ = try d.cli(["vault", "rotate"])
+        #expect(d.stop() == 0)
+        let canaries = ["client-secret-canary", "refresh-token-canary", "PASSCANARY", TestDaemon.passphrase, "ya29.TOKENCANARY123"]
+        for file in d.dir.allFiles() where !file.hasSuffix("/pass") {
+            let data = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+            for canary in canaries {
+                let found = data.range(of: Data(canary.utf8)) != nil
+                #expect(!found, "\(canary) found in \(file)")
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import BrokerSystem
+import BrokerTesting
+import BrokerWire
+import Foundation
+import Testing
+
+func mode(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int) ?? -1
+}
+
+func groupID(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.groupOwnerAccountID] as? Int) ?? -1
+}
+
+@Suite("the socket", .serialized)
+struct SocketTests {
+    @Test("user mode: directory 0700, socket 0600")
+    func userModes() throws {
+        let d = try TestDaemon()
+        #expect(mode(d.dir.file("run")) == 0o700)
+        #expect(mode(d.socket) == 0o600)
+        d.stop()
+    }
+
+    @Test("system mode: directory 0750 and socket 0660 with the clients group")
+    func systemModes() throws {
+        guard getuid() == 0, let gid = UserDatabase.gid(ofGroup: "nogroup") else {
+            Issue.record("skipped: needs root and the nogroup group to run system mode with --allow-root")
+            return
+        }
+        let d = try TestDaemon(config: "client_group = \"nogroup\"\n", start: false)
+        d.modeFlag = "--system"
+        try d.start(extraArguments: ["--allow-root"])
+        #expect(mode(d.dir.file("run")) == 0o750)
+        #expect(mode(d.socket) == 0o660)
+        #expect(groupID(d.socket) == Int(gid))
+        #expect(groupID(d.dir.file("run")) == Int(gid))
+        d.stop()
+    }
+
+    @Test("system mode refuses root without --allow-root")
+    func systemRefusesRoot() throws {
+        guard getuid() == 0 else { return }
+        let d = try TestDaemon(config: "client_group = \"nogroup\"\n", start: false)
+        d.modeFlag = "--system"
+        try d.start(waitForSocket: false)
+        #expect(d.process!.waitForExit(timeout: 20) == 1)
+        #expect(d.stderr.contains("refusing to run as root in system mode"))
+    }
+
+    @Test("a stale socket is replaced; a second daemon on a live socket exits with a clear error")
+    func staleAndLive() throws {
+        let d = try TestDaemon()
+        d.process!.signal(SIGKILL)
+        d.process!.waitForExit()
+        #expect(FileManager.default.fileExists(atPath: d.socket))
+        try d.start()
+        #expect(d.stderr.contains("removing a stale socket"))
+        let second = try BackgroundProcess(BuiltProducts.path("credbrokerd"), d.arguments, logDirectory: d.dir.path, name: "second")
+        #expect(second.waitForExit(timeout: 20) == 1)
+        #expect(second.stderr.contains("another credbrokerd is already listening on \"\(d.socket)\""))
+        #expect(try d.request("GET", "/v1/health").status == 200)
+        d.stop()
+    }
+
+    @Test("socket activation (fd 3) and sd_notify READY=1 / STOPPING=1")
+    func activationAndNotify() throws {
+        guard Subprocess.isAvailable("systemd-socket-activate"), Subprocess.isAvailable("python3") else {
+            Issue.record("skipped: systemd-socket-activate or python3 missing")
+            return
+        }
+        let d = try TestDaemon(start: false)
+        try FileManager.default.createDirectory(atPath: d.dir.file("run"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let notify = d.dir.file("notify.sock")
+        // A datagram socket the test reads, as systemd's NOTIFY_SOCKET.
+        let reader = try BackgroundProcess("/usr/bin/python3", ["-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(sys.argv[1])
+            s.settimeout(60)
+            while True:
+                m = s.recv(4096).decode()
+                print(m.replace("\\n", "|"), flush=True)
+                if "STOPPING=1" in m:
+                    break
+            """, notify], logDirectory: d.dir.path, name: "notify")
+        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: notify) })
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify
+        let activator = try BackgroundProcess("/usr/bin/env", ["systemd-socket-activate", "-l", d.socket, "-E", "NOTIFY_SOCKET", BuiltProducts.path("credbrokerd")] + d.arguments,
+                                              environment: env, logDirectory: d.dir.path, name: "activate")
+        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: d.socket) })
+        let health = try d.request("GET", "/v1/health")
+        #expect(health.status == 200)
+        let ready = BackgroundProcess.waitUntil { reader.stdout.contains("READY=1") }
+        #expect(ready, "notify saw: \(reader.stdout) daemon: \(activator.stderr)")
+        #expect(activator.stderr.contains("using the socket passed by systemd"))
+        activator.signal(SIGTERM)
+        #expect(activator.waitForExit(timeout: 20) == 0)
+        #expect(reader.waitForExit(timeout: 20) == 0)
+        #expect(reader.stdout.contains("STOPPING=1"))
+    }
+}

@@ -1,0 +1,145 @@
+import BrokerSystem
+import BrokerTesting
+import BrokerWire
+import Foundation
+import Testing
+
+/// The real `credbrokerd` on a temporary directory: its own socket, vault, policies and audit
+/// log. Stopped (SIGTERM, then SIGKILL) and removed when released.
+final class TestDaemon {
+    let dir: TemporaryDirectory
+    var process: BackgroundProcess?
+    let socket: String
+    let vault: String
+    let policies: String
+    let auditLog: String
+    let config: String
+    static let passphrase = "correct horse battery staple"
+
+    init(policy: String = TestDaemon.defaultPolicy, config configText: String = "", extraArguments: [String] = [], start: Bool = true) throws {
+        dir = try TemporaryDirectory(prefix: "cbd")
+        socket = dir.file("run/broker.sock")
+        vault = dir.file("state/vault.db")
+        policies = dir.file("policies")
+        auditLog = dir.file("log/audit.log")
+        config = dir.file("credbrokerd.toml")
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try dir.write("policies/10-test.toml", policy)
+        try dir.write("credbrokerd.toml", configText)
+        try dir.write("pass", Self.passphrase + "\n")
+        if start { try self.start(extraArguments: extraArguments) }
+    }
+
+    static let defaultPolicy = """
+        [[rule]]
+        name = "root-dev"
+        uids = [0]
+        profiles = ["dev"]
+        providers = ["google"]
+        scopes = ["calendar.readonly", "gmail.readonly"]
+        """
+
+    var modeFlag = "--user"
+
+    var arguments: [String] {
+        [modeFlag, "--config", config, "--vault", vault, "--socket", socket, "--policies", policies, "--audit-log", auditLog]
+    }
+
+    func start(extraArguments: [String] = [], environment: [String: String]? = nil, waitForSocket: Bool = true) throws {
+        let env = environment ?? ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOTIFY_SOCKET") && !$0.key.hasPrefix("LISTEN_") }
+        process = try BackgroundProcess(BuiltProducts.path("credbrokerd"), arguments + extraArguments, environment: env, logDirectory: dir.path)
+        if waitForSocket {
+            let up = BackgroundProcess.waitUntil { (try? self.request("GET", "/v1/health"))?.status == 200 || !(self.process?.isRunning ?? false) }
+            #expect(up && process!.isRunning, "credbrokerd did not come up: \(process!.stderr)")
+        }
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard let p = process else { return 0 }
+        p.signal(SIGTERM)
+        let status = p.waitForExit(timeout: 20)
+        return status
+    }
+
+    deinit {
+        if let p = process, p.isRunning { p.signal(SIGKILL); p.waitForExit(timeout: 5) }
+    }
+
+    var stderr: String { process?.stderr ?? "" }
+
+    /// One request on a new connection.
+    func request(_ method: String, _ path: String, json: String? = nil, contentType: String = "application/json") throws -> HTTPResponse {
+        let connection = try UnixSocket.connect(to: socket, timeoutSeconds: 30)
+        let bytes = HTTPRequestWriter.request(method: method, path: path, body: json.map { Array($0.utf8) }, contentType: contentType, headers: [("Connection", "close")])
+        try connection.send(bytes)
+        var parser = HTTPResponseParser()
+        while true {
+            let chunk = try connection.receive()
+            if chunk.isEmpty { throw HTTPFramingError(message: "connection closed before a response") }
+            parser.append(chunk)
+            if let r = try parser.next() { return r }
+        }
+    }
+
+    /// Sends raw bytes and returns everything the daemon answers until it closes (or the
+    /// timeout).
+    func raw(_ bytes: [UInt8], shutdownWrite: Bool = true, timeout: Int = 10) throws -> [UInt8] {
+        let connection = try UnixSocket.connect(to: socket, timeoutSeconds: timeout)
+        try? connection.send(bytes)
+        if shutdownWrite { connection.shutdownWrite() }
+        var all: [UInt8] = []
+        while true {
+            guard let chunk = try? connection.receive(), !chunk.isEmpty else { break }
+            all += chunk
+            if all.count > 1 << 20 { break }
+        }
+        return all
+    }
+
+    /// Runs the `credbroker` CLI against this daemon.
+    func cli(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["CREDBROKER_SOCKET"] = socket
+        return try Subprocess.run("setsid", ["-w", BuiltProducts.path("credbroker")] + arguments, stdin: stdin, environment: env)
+    }
+
+    /// init (weak KDF for speed), profile dev, a google app and one grant with a valid token.
+    func provision(token: String = "ya29.test-token-canary", expires: String = "2099-01-01T00:00:00Z", account: String = "me@example.com") throws {
+        let p = Data(Self.passphrase.utf8).base64EncodedString()
+        let created = try request("POST", "/v1/admin/init", json: "{\"passphrase\":\"\(p)\",\"kdf\":\"interactive\"}")
+        #expect(created.status == 200, "\(String(decoding: created.body, as: UTF8.self))")
+        #expect(try request("PUT", "/v1/admin/profiles/dev").status == 201)
+        let app = try request("PUT", "/v1/admin/profiles/dev/apps/google", json: #"{"type":"google","client_id":"cid.apps","client_secret":"client-secret-canary"}"#)
+        #expect(app.status == 200)
+        try putGrant(account: account, token: token, expires: expires)
+    }
+
+    func putGrant(account: String, token: String, expires: String, scopes: String = #"["calendar.readonly","gmail.readonly"]"#, refresh: String = "refresh-token-canary") throws {
+        let encoded = account.replacingOccurrences(of: "@", with: "%40")
+        let r = try request("PUT", "/v1/admin/profiles/dev/grants/google/\(encoded)",
+                            json: "{\"scopes\":\(scopes),\"refresh_token\":\"\(refresh)\",\"access_token\":\"\(token)\",\"expires_at\":\"\(expires)\"}")
+        #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
+    }
+
+    func unlock() throws -> HTTPResponse {
+        let p = Data(Self.passphrase.utf8).base64EncodedString()
+        return try request("POST", "/v1/admin/unlock", json: "{\"method\":\"passphrase\",\"secret\":\"\(p)\"}")
+    }
+
+    static let tokenBody = #"{"profile":"dev","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#
+}
+
+/// A connection in a collection (UnixSocket is noncopyable).
+final class SocketBox {
+    let socket: UnixSocket
+    init(_ socket: consuming UnixSocket) { self.socket = socket }
+}
+
+extension HTTPResponse {
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var errorCode: String? {
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.error.code.rawValue
+    }
+}
