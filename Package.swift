@@ -102,7 +102,11 @@ let package = Package(
             swiftSettings: strictSettings),
         .executableTarget(
             name: "credbroker-bench",
-            dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault"],
+            dependencies: [
+                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings),
 
         // Drives one vault operation from the command line so the crash tests can kill it

@@ -13,3 +13,33 @@ struct UnitParsingTests {
         #expect(ProcessInspector.unit(fromCgroup: "") == nil)
     }
 }
+
+import BrokerTesting
+import Foundation
+
+@Suite("the example policies in policies/")
+struct PolicyExamplesTests {
+    @Test("credbroker policy check accepts policies/ and explain answers from it")
+    func examples() throws {
+        let dir = try TemporaryDirectory()
+        let source = BuiltProducts.packageRoot + "/policies"
+        for name in ["dev.toml", "staging.toml", "prod.toml"] {
+            let text = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
+            try dir.write(name, text, mode: 0o644)
+        }
+        let binary = BuiltProducts.path("credbroker")
+        let check = try Subprocess.run(binary, ["policy", "check", dir.path])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("7 rules in 3 files are valid"), "\(check.stdout)")
+        let allow = try Subprocess.run(binary, ["policy", "explain", "--policies", dir.path, "--uid", "4001", "--user", "brief",
+                                               "--unit", "daily-brief.service", "--group", "brief", "--profile", "prod",
+                                               "--provider", "google", "--account", "exec@example.com", "--scope", "calendar.readonly"])
+        #expect(allow.status == 0, "\(allow.stdout) \(allow.stderr)")
+        #expect(allow.stdout.contains("prod.toml:daily-brief"))
+        let deny = try Subprocess.run(binary, ["policy", "explain", "--policies", dir.path, "--uid", "4001", "--user", "brief",
+                                              "--unit", "daily-brief.service", "--group", "brief", "--profile", "prod",
+                                              "--provider", "google", "--account", "exec@example.com", "--scope", "gmail.send"])
+        #expect(deny.status == 3)
+        #expect(deny.stdout.contains("does not grant scope"))
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// N keep-alive connections, one request in flight on each, for a fixed time. Every
+/// response's latency (send to last byte) is recorded. The same generator drives the floor
+/// and credbrokerd.
+final class LoadHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let request: ByteBuffer
+    let results: LoadResults
+    let clock = ContinuousClock()
+    var sentAt: ContinuousClock.Instant
+    var pending = ByteBuffer()
+    var latencies: [Double] = []
+    var bad = 0
+
+    init(request: ByteBuffer, results: LoadResults) {
+        self.request = request
+        self.results = results
+        self.sentAt = clock.now
+        latencies.reserveCapacity(1 << 16)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context)
+    }
+
+    private func send(_ context: ChannelHandlerContext) {
+        sentAt = clock.now
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        pending.writeBuffer(&incoming)
+        guard let end = pending.readableBytesView.firstRange(of: [13, 10, 13, 10]) else { return }
+        let headLength = end.upperBound - pending.readableBytesView.startIndex
+        let head = pending.getString(at: pending.readerIndex, length: headLength) ?? ""
+        var length = 0
+        for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        guard pending.readableBytes >= headLength + length else { return }
+        if !head.hasPrefix("HTTP/1.1 200") { bad += 1 }
+        pending.moveReaderIndex(forwardBy: headLength + length)
+        pending.discardReadBytes()
+        let elapsed = clock.now - sentAt
+        latencies.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+        if results.running.withLockedValue({ $0 }) {
+            send(context)
+        } else {
+            results.add(latencies, bad: bad)
+            latencies = []
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        results.add(latencies, bad: bad + 1)
+        latencies = []
+        context.close(promise: nil)
+    }
+}
+
+final class LoadResults: Sendable {
+    let running = NIOLockedValueBox(true)
+    let collected = NIOLockedValueBox<[Double]>([])
+    let errors = NIOLockedValueBox(0)
+    let finished = NIOLockedValueBox(0)
+
+    func add(_ latencies: [Double], bad: Int) {
+        collected.withLockedValue { $0.append(contentsOf: latencies) }
+        errors.withLockedValue { $0 += bad }
+        finished.withLockedValue { $0 += 1 }
+    }
+}
+
+struct LoadReport {
+    var connections: Int
+    var requests: Int
+    var seconds: Double
+    var errors: Int
+    var p50: Double
+    var p99: Double
+    var p999: Double
+    var perSecond: Double { Double(requests) / seconds }
+}
+
+func runLoad(socket: String, request: [UInt8], connections: Int, seconds: Double, group: any EventLoopGroup) throws -> LoadReport {
+    let results = LoadResults()
+    var buffer = ByteBufferAllocator().buffer(capacity: request.count)
+    buffer.writeBytes(request)
+    let requestBuffer = buffer
+    var channels: [any Channel] = []
+    let clock = ContinuousClock()
+    let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(LoadHandler(request: requestBuffer, results: results))
+        }
+    }
+    let start = clock.now
+    for _ in 0..<connections {
+        channels.append(try bootstrap.connect(unixDomainSocketPath: socket).wait())
+    }
+    Thread.sleep(forTimeInterval: seconds)
+    results.running.withLockedValue { $0 = false }
+    let deadline = Date().addingTimeInterval(10)
+    while results.finished.withLockedValue({ $0 }) < connections && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+    let elapsed = clock.now - start
+    for c in channels { try? c.close().wait() }
+    let latencies = results.collected.withLockedValue { $0 }.sorted()
+    func pct(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+    return LoadReport(connections: connections, requests: latencies.count,
+                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                      errors: results.errors.withLockedValue { $0 }, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999))
+}

@@ -1,0 +1,137 @@
+import BrokerSystem
+import BrokerWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Issue 3's figures: cached-token hand-out against the floor, at N connections, and the
+/// daemon's idle RSS. Starts a floor server and a real credbrokerd (release build, same
+/// directory) on a temporary directory with a real policy, audit log and cache.
+func socketBench() throws {
+    let seconds = Double(option("--seconds", "5"))!
+    let counts = option("--connections", "1,8,64,256").split(separator: ",").compactMap { Int($0) }
+    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    let root = NSTemporaryDirectory() + "cbbench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let uid = getuid()
+    try write(root + "/policies/bench.toml", """
+        [[rule]]
+        name = "bench"
+        uids = [\(uid)]
+        profiles = ["bench"]
+        providers = ["google"]
+        scopes = ["calendar.readonly"]
+        """)
+    try write(root + "/credbrokerd.toml", """
+        [limits]
+        max_connections = 4096
+        max_connections_per_uid = 4096
+        requests_per_second_per_uid = 100000000
+        burst_per_uid = 100000000
+        """)
+
+    // The floor.
+    let floorSocket = root + "/floor.sock"
+    let floor = Process()
+    floor.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    floor.arguments = ["floor-server", floorSocket]
+    let floorOut = Pipe()
+    floor.standardOutput = floorOut
+    try floor.run()
+    defer { floor.terminate(); floor.waitUntilExit() }
+    _ = floorOut.fileHandleForReading.availableData
+
+    // credbrokerd.
+    let socket = root + "/run/broker.sock"
+    let daemon = Process()
+    daemon.executableURL = URL(fileURLWithPath: binDir + "/credbrokerd")
+    daemon.arguments = ["--user", "--config", root + "/credbrokerd.toml", "--vault", root + "/state/vault.db", "--socket", socket,
+                        "--policies", root + "/policies", "--audit-log", root + "/log/audit.log"]
+    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try daemon.run()
+    defer { daemon.terminate(); daemon.waitUntilExit() }
+    var up = false
+    for _ in 0..<500 where !up {
+        up = (try? call(socket, "GET", "/v1/health"))?.status == 200
+        if !up { usleep(10_000) }
+    }
+    guard up else { throw BenchError("credbrokerd did not start") }
+    let pass = Data("benchmark passphrase".utf8).base64EncodedString()
+    _ = try call(socket, "POST", "/v1/admin/init", "{\"passphrase\":\"\(pass)\",\"kdf\":\"interactive\"}")
+    _ = try call(socket, "PUT", "/v1/admin/profiles/bench")
+    _ = try call(socket, "PUT", "/v1/admin/profiles/bench/apps/google", #"{"type":"google","client_id":"c","client_secret":"s"}"#)
+    let token = "ya29." + String(repeating: "a", count: 400)
+    _ = try call(socket, "PUT", "/v1/admin/profiles/bench/grants/google/me%40example.com",
+                 "{\"scopes\":[\"calendar.readonly\"],\"refresh_token\":\"r\",\"access_token\":\"\(token)\",\"expires_at\":\"2099-01-01T00:00:00Z\"}")
+    let probe = try call(socket, "POST", "/v1/token", #"{"profile":"bench","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#)
+    guard probe.status == 200 else { throw BenchError("token request failed: \(String(decoding: probe.body, as: UTF8.self))") }
+    usleep(500_000)
+    let idleRSS = rssKiB(daemon.processIdentifier)
+
+    let body = Array(#"{"profile":"bench","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#.utf8)
+    let tokenRequest = HTTPRequestWriter.request(method: "POST", path: "/v1/token", body: body)
+    let floorRequest = tokenRequest
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    defer { try? group.syncShutdownGracefully() }
+
+    print("""
+        | connections | server | requests/s | p50 | p99 | p99.9 | errors | ratio to floor (req/s) |
+        |---|---|---|---|---|---|---|---|
+        """)
+    var at64: (LoadReport, LoadReport)?
+    for n in counts {
+        let f = try runLoad(socket: floorSocket, request: floorRequest, connections: n, seconds: seconds, group: group)
+        let d = try runLoad(socket: socket, request: tokenRequest, connections: n, seconds: seconds, group: group)
+        print(row(f, "floor", nil))
+        print(row(d, "credbrokerd", f))
+        if n == 64 { at64 = (f, d) }
+    }
+    let loadedRSS = rssKiB(daemon.processIdentifier)
+    print("")
+    print("| daemon memory | RSS |")
+    print("|---|---|")
+    print("| idle (unlocked, one grant cached) | \(idleRSS / 1024) MiB (\(idleRSS) KiB) |")
+    print("| after the runs above | \(loadedRSS / 1024) MiB (\(loadedRSS) KiB) |")
+    if let (f, d) = at64 {
+        print("")
+        print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
+                     d.perSecond, 100 * d.perSecond / f.perSecond, d.p99 * 1e3, d.p99 / f.p99, f.p99 * 1e3))
+    }
+}
+
+func row(_ r: LoadReport, _ server: String, _ floor: LoadReport?) -> String {
+    let ratio = floor.map { String(format: "%.2f", r.perSecond / $0.perSecond) } ?? "1"
+    return String(format: "| %d | %@ | %.0f | %.3f ms | %.3f ms | %.3f ms | %d | %@ |",
+                  r.connections, server, r.perSecond, r.p50 * 1e3, r.p99 * 1e3, r.p999 * 1e3, r.errors, ratio)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func write(_ path: String, _ text: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    chmod(path, 0o600)
+}
+
+func rssKiB(_ pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
+    }
+    return -1
+}
+
+func call(_ socket: String, _ method: String, _ path: String, _ json: String? = nil) throws -> HTTPResponse {
+    let s = try UnixSocket.connect(to: socket, timeoutSeconds: 30)
+    try s.send(HTTPRequestWriter.request(method: method, path: path, body: json.map { Array($0.utf8) }, headers: [("Connection", "close")]))
+    var parser = HTTPResponseParser()
+    while true {
+        let chunk = try s.receive()
+        if chunk.isEmpty { throw BenchError("closed") }
+        parser.append(chunk)
+        if let r = try parser.next() { return r }
+    }
+}
