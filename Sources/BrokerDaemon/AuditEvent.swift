@@ -1,5 +1,6 @@
 import BrokerCore
 import BrokerCrypto
+import BrokerWire
 
 /// One audit line's facts. Never a secret: tokens appear only as a fingerprint (the first
 /// 8 hex digits of their SHA-256).
@@ -31,69 +32,64 @@ struct AuditEvent: Sendable {
     }
 }
 
-/// Writes JSON without Foundation: fixed member order (the MAC covers the exact bytes) and
-/// no allocation beyond the output string.
+/// An audit line under construction: JSON with a fixed member order (the MAC covers the
+/// exact bytes), written straight into bytes without Foundation.
 struct JSONLine {
-    private(set) var text = "{"
+    private(set) var bytes: [UInt8] = []
     private var first = true
 
-    mutating func key(_ name: String) {
-        if !first { text += "," }
+    init() {
+        bytes.reserveCapacity(512)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func key(_ name: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        text += "\""
-        text += name
-        text += "\":"
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
-    mutating func string(_ name: String, _ value: String?) {
+    mutating func string(_ name: StaticString, _ value: String?) {
         key(name)
-        guard let value else { text += "null"; return }
-        JSONLine.appendQuoted(value, to: &text)
+        guard let value else { bytes.append(contentsOf: Self.nullBytes); return }
+        JSONWriter.appendQuoted(value, to: &bytes)
     }
 
-    mutating func int(_ name: String, _ value: Int64?) {
+    mutating func int(_ name: StaticString, _ value: Int64?) {
         key(name)
-        text += value.map { String($0) } ?? "null"
+        guard let value else { bytes.append(contentsOf: Self.nullBytes); return }
+        bytes.append(contentsOf: String(value).utf8)
     }
 
-    mutating func strings(_ name: String, _ values: [String]) {
+    mutating func strings(_ name: StaticString, _ values: [String]) {
         key(name)
-        text += "["
+        bytes.append(UInt8(ascii: "["))
         for (i, v) in values.enumerated() {
-            if i > 0 { text += "," }
-            JSONLine.appendQuoted(v, to: &text)
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONWriter.appendQuoted(v, to: &bytes)
         }
-        text += "]"
+        bytes.append(UInt8(ascii: "]"))
     }
 
-    mutating func raw(_ name: String, _ json: String) {
+    mutating func raw(_ name: StaticString, _ json: [UInt8]) {
         key(name)
-        text += json
+        bytes.append(contentsOf: json)
+    }
+
+    mutating func null(_ name: StaticString) {
+        key(name)
+        bytes.append(contentsOf: Self.nullBytes)
     }
 
     /// The line so far without its closing brace (what the MAC covers).
-    var body: String { text }
+    var body: [UInt8] { bytes }
 
-    static func appendQuoted(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value) {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+    /// The member list closed with "}".
+    var closed: [UInt8] { bytes + [UInt8(ascii: "}")] }
+
+    static let nullBytes: [UInt8] = Array("null".utf8)
 }
 
 extension AuditEvent {
@@ -107,9 +103,9 @@ extension AuditEvent {
             callerJSON.string("user", c.userName)
             callerJSON.string("unit", c.unit)
             callerJSON.string("exe", c.executable)
-            line.raw("caller", callerJSON.body + "}")
+            line.raw("caller", callerJSON.closed)
         } else {
-            line.raw("caller", "null")
+            line.null("caller")
         }
         line.string("route", route)
         line.string("profile", profile)

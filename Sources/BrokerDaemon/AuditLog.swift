@@ -170,7 +170,8 @@ final class AuditLog: @unchecked Sendable {
     }
 
     private func write(_ batch: [Item]) {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(batch.count * 400)
         var lastCheckpoint: Checkpoint?
         for item in batch {
             switch item {
@@ -191,7 +192,7 @@ final class AuditLog: @unchecked Sendable {
                 beginEpoch(publicKey: publicKey, reason: reason, into: &out)
                 lastCheckpoint = currentCheckpoint()
             }
-            if size + out.utf8.count >= settings.maxBytes {
+            if size + out.count >= settings.maxBytes {
                 flushText(&out)
                 rotateIfNeeded()
                 if size == 0 {
@@ -212,7 +213,7 @@ final class AuditLog: @unchecked Sendable {
         Checkpoint(epoch: epochID, seq: seq, mac: Digest.hex(lastMAC))
     }
 
-    private func beginEpoch(publicKey: [UInt8]?, reason: String, into out: inout String) {
+    private func beginEpoch(publicKey: [UInt8]?, reason: String, into out: inout [UInt8]) {
         let previous = epochID.isEmpty ? lastLineOfFile() : currentCheckpoint()
         let key = SecretBytes(randomCount: 32)
         var sealed: String?
@@ -234,19 +235,19 @@ final class AuditLog: @unchecked Sendable {
             prev.string("epoch", previous.epoch)
             prev.int("seq", previous.seq)
             prev.string("mac", previous.mac)
-            line.raw("prev", prev.body + "}")
+            line.raw("prev", prev.closed)
         } else {
-            line.raw("prev", "null")
+            line.null("prev")
         }
         line.string("detail", reason)
         _ = appendChained(line, into: &out)
     }
 
     @discardableResult
-    private func appendChained(_ line: JSONLine, into out: inout String) -> Checkpoint {
+    private func appendChained(_ line: JSONLine, into out: inout [UInt8]) -> Checkpoint {
         let body = line.body
         var input = lastMAC
-        input.append(contentsOf: body.utf8)
+        input.append(contentsOf: body)
         let mac: [UInt8]
         if let epochKey {
             mac = Digest.hmacSHA256(input, key: epochKey.bytes)
@@ -254,17 +255,20 @@ final class AuditLog: @unchecked Sendable {
             mac = [UInt8](repeating: 0, count: 32)
         }
         lastMAC = mac
-        out += body
-        out += ",\"mac\":\""
-        out += Digest.hex(mac)
-        out += "\"}\n"
+        out.append(contentsOf: body)
+        out.append(contentsOf: Self.macPrefix)
+        out.append(contentsOf: Digest.hex(mac).utf8)
+        out.append(contentsOf: Self.macSuffix)
         return currentCheckpoint()
     }
 
-    private func flushText(_ out: inout String) {
+    static let macPrefix: [UInt8] = Array(",\"mac\":\"".utf8)
+    static let macSuffix: [UInt8] = Array("\"}\n".utf8)
+
+    private func flushText(_ out: inout [UInt8]) {
         guard !out.isEmpty else { return }
         if fd < 0 { openFile() }
-        let bytes = Array(out.utf8)
+        let bytes = out
         var ok = fd >= 0
         if ok {
             var offset = 0
@@ -284,11 +288,11 @@ final class AuditLog: @unchecked Sendable {
             condition.lock()
             if !healthy && dropped == 0 { healthy = true; lastError = nil }
             condition.unlock()
-            out = ""
+            out = []
         } else {
             // Keep the text: the next flush retries it first. Bound it so a full disk does not
             // grow memory without limit.
-            if out.utf8.count > 8 * 1024 * 1024 { out = "" }
+            if out.count > 8 * 1024 * 1024 { out = [] }
         }
     }
 

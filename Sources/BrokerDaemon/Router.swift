@@ -61,16 +61,21 @@ final class Router: Sendable {
         return r
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ request: Request) -> Result<T, WireError> {
+    /// Bodies must be application/json (parameters such as charset allowed).
+    static func checkContentType(_ request: Request) throws(WireError) {
         if let contentType = request.contentType {
             let media = contentType.split(separator: ";").first.map { String($0).trimmingASCIIWhitespace().lowercased() } ?? ""
             guard media == "application/json" else {
-                return .failure(WireError(.badRequest, "the body must be application/json, not \(Self.printable(media))"))
+                throw WireError(.badRequest, "the body must be application/json, not \(Self.printable(media))")
             }
         } else if !request.body.isEmpty {
-            return .failure(WireError(.badRequest, "the body must be application/json (no Content-Type given)"))
+            throw WireError(.badRequest, "the body must be application/json (no Content-Type given)")
         }
-        guard !request.body.isEmpty else { return .failure(WireError(.badRequest, "the request needs a JSON body")) }
+        guard !request.body.isEmpty else { throw WireError(.badRequest, "the request needs a JSON body") }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request) -> Result<T, WireError> {
+        do { try Self.checkContentType(request) } catch { return .failure(error) }
         do {
             return .success(try JSONDecoder.wire.decode(T.self, from: Data(request.body)))
         } catch let error as DecodingError {
@@ -98,13 +103,15 @@ final class Router: Sendable {
         let now = Date()
         var event = AuditEvent(time: Int64(now.timeIntervalSince1970), caller: request.caller, route: "/v1/token", result: "ok")
         let parsed: TokenRequest
-        switch decode(TokenRequest.self, request) {
-        case .failure(let error):
-            event.result = error.code.rawValue
-            event.detail = error.message
+        do {
+            try Self.checkContentType(request)
+            parsed = try TokenRequest(json: request.body)
+        } catch {
+            let wire = (error as? WireError) ?? WireError(.badRequest, "invalid JSON body: \((error as? JSONError)?.message ?? "malformed")")
+            event.result = wire.code.rawValue
+            event.detail = wire.message
             audit.record(event)
-            return .now(.error(error))
-        case .success(let r): parsed = r
+            return .now(.error(wire))
         }
         let scopes = ScopeAliases.expandAll(parsed.scopes)
         event.profile = parsed.profile
@@ -147,7 +154,7 @@ final class Router: Sendable {
             event.tokenFingerprint = AuditEvent.fingerprint(ofToken: token.accessToken)
             event.result = "ok"
             audit.record(event)
-            return .json(token)
+            return Response(status: 200, body: token.jsonBytes)
         case .failure(let error):
             event.result = error.code.rawValue
             if event.detail == nil { event.detail = error.message }

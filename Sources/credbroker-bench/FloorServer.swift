@@ -10,27 +10,21 @@ final class FloorHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     static let body = String(repeating: "x", count: 600)
     static let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\nConnection: keep-alive\r\n\r\n" + body
+    static let responseBytes = Array(response.utf8)
     private var pending = ByteBuffer()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)
         var answered = 0
-        while let bytes = pending.readableBytesView.firstRange(of: [13, 10, 13, 10]) {
-            let headLength = bytes.upperBound - pending.readableBytesView.startIndex
-            let head = pending.getString(at: pending.readerIndex, length: headLength) ?? ""
-            var length = 0
-            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
-            }
-            guard pending.readableBytes >= headLength + length else { break }
-            pending.moveReaderIndex(forwardBy: headLength + length)
+        while let length = wholeMessageLength(pending) {
+            pending.moveReaderIndex(forwardBy: length)
             answered += 1
         }
         pending.discardReadBytes()
         guard answered > 0 else { return }
-        var out = context.channel.allocator.buffer(capacity: Self.response.utf8.count * answered)
-        for _ in 0..<answered { out.writeString(Self.response) }
+        var out = context.channel.allocator.buffer(capacity: Self.responseBytes.count * answered)
+        for _ in 0..<answered { out.writeBytes(Self.responseBytes) }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 }

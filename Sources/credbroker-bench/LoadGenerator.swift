@@ -36,16 +36,9 @@ final class LoadHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)
-        guard let end = pending.readableBytesView.firstRange(of: [13, 10, 13, 10]) else { return }
-        let headLength = end.upperBound - pending.readableBytesView.startIndex
-        let head = pending.getString(at: pending.readerIndex, length: headLength) ?? ""
-        var length = 0
-        for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-            length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
-        }
-        guard pending.readableBytes >= headLength + length else { return }
-        if !head.hasPrefix("HTTP/1.1 200") { bad += 1 }
-        pending.moveReaderIndex(forwardBy: headLength + length)
+        guard let length = wholeMessageLength(pending) else { return }
+        if !isOK(pending) { bad += 1 }
+        pending.moveReaderIndex(forwardBy: length)
         pending.discardReadBytes()
         let elapsed = clock.now - sentAt
         latencies.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))

@@ -76,15 +76,19 @@ func socketBench() throws {
     defer { try? group.syncShutdownGracefully() }
 
     print("""
-        | connections | server | requests/s | p50 | p99 | p99.9 | errors | ratio to floor (req/s) |
-        |---|---|---|---|---|---|---|---|
+        | connections | server | requests/s | p50 | p99 | p99.9 | errors | ratio to floor (req/s) | server CPU per request |
+        |---|---|---|---|---|---|---|---|---|
         """)
     var at64: (LoadReport, LoadReport)?
     for n in counts {
+        let floorCPU0 = cpuSeconds(floor.processIdentifier)
         let f = try runLoad(socket: floorSocket, request: floorRequest, connections: n, seconds: seconds, group: group)
+        let floorCPU = cpuSeconds(floor.processIdentifier) - floorCPU0
+        let daemonCPU0 = cpuSeconds(daemon.processIdentifier)
         let d = try runLoad(socket: socket, request: tokenRequest, connections: n, seconds: seconds, group: group)
-        print(row(f, "floor", nil))
-        print(row(d, "credbrokerd", f))
+        let daemonCPU = cpuSeconds(daemon.processIdentifier) - daemonCPU0
+        print(row(f, "floor", nil, cpu: floorCPU))
+        print(row(d, "credbrokerd", f, cpu: daemonCPU))
         if n == 64 { at64 = (f, d) }
     }
     let loadedRSS = rssKiB(daemon.processIdentifier)
@@ -100,10 +104,20 @@ func socketBench() throws {
     }
 }
 
-func row(_ r: LoadReport, _ server: String, _ floor: LoadReport?) -> String {
+func row(_ r: LoadReport, _ server: String, _ floor: LoadReport?, cpu: Double) -> String {
     let ratio = floor.map { String(format: "%.2f", r.perSecond / $0.perSecond) } ?? "1"
-    return String(format: "| %d | %@ | %.0f | %.3f ms | %.3f ms | %.3f ms | %d | %@ |",
-                  r.connections, server, r.perSecond, r.p50 * 1e3, r.p99 * 1e3, r.p999 * 1e3, r.errors, ratio)
+    return String(format: "| %d | %@ | %.0f | %.3f ms | %.3f ms | %.3f ms | %d | %@ | %.1f µs |",
+                  r.connections, server, r.perSecond, r.p50 * 1e3, r.p99 * 1e3, r.p999 * 1e3, r.errors, ratio,
+                  cpu / Double(max(1, r.requests)) * 1e6)
+}
+
+/// utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15).
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+    return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -1,0 +1,362 @@
+/// A small, strict JSON (RFC 8259) reader and writer for the token path, where Foundation's
+/// JSONDecoder and JSONEncoder cost more than everything else a request does. Input must be
+/// UTF-8; nesting is limited to 32 levels; numbers keep their text until asked for.
+public enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var isNull: Bool { self == .null }
+
+    /// An integer number (no fraction, no exponent) that fits in Int.
+    public var int: Int? {
+        guard case .number(let text) = self, !text.contains("."), !text.contains("e"), !text.contains("E") else { return nil }
+        return Int(text)
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipSpace()
+        let value = try parser.value(depth: 0)
+        parser.skipSpace()
+        guard parser.index == bytes.count else { throw JSONError("unexpected data after the JSON value") }
+        return value
+    }
+}
+
+public struct JSONError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+struct JSONParser {
+    let bytes: [UInt8]
+    var index = 0
+    static let maxDepth = 32
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func skipSpace() {
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { index += 1 } else { return }
+        }
+    }
+
+    mutating func value(depth: Int) throws(JSONError) -> JSONValue {
+        guard depth < Self.maxDepth else { throw JSONError("JSON nested deeper than \(Self.maxDepth) levels") }
+        guard index < bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONError) {
+        let n = word.utf8CodeUnitCount
+        guard index + n <= bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+        var i = 0
+        var matches = true
+        word.withUTF8Buffer { w in
+            while i < n { if bytes[index + i] != w[i] { matches = false }; i += 1 }
+        }
+        guard matches else { throw JSONError("not valid JSON (or not UTF-8)") }
+        index += n
+    }
+
+    mutating func object(depth: Int) throws(JSONError) -> JSONValue {
+        index += 1
+        var result: [String: JSONValue] = [:]
+        skipSpace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return .object(result) }
+        while true {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw JSONError("not valid JSON (or not UTF-8)") }
+            let key = try string()
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw JSONError("not valid JSON (or not UTF-8)") }
+            index += 1
+            skipSpace()
+            result[key] = try value(depth: depth + 1)
+            skipSpace()
+            guard index < bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(result) }
+            throw JSONError("not valid JSON (or not UTF-8)")
+        }
+    }
+
+    mutating func array(depth: Int) throws(JSONError) -> JSONValue {
+        index += 1
+        var result: [JSONValue] = []
+        skipSpace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return .array(result) }
+        while true {
+            skipSpace()
+            result.append(try value(depth: depth + 1))
+            skipSpace()
+            guard index < bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(result) }
+            throw JSONError("not valid JSON (or not UTF-8)")
+        }
+    }
+
+    mutating func number() throws(JSONError) -> String {
+        let start = index
+        if index < bytes.count && bytes[index] == UInt8(ascii: "-") { index += 1 }
+        func digits(_ p: inout JSONParser) -> Int {
+            let s = p.index
+            while p.index < p.bytes.count, p.bytes[p.index] >= 0x30, p.bytes[p.index] <= 0x39 { p.index += 1 }
+            return p.index - s
+        }
+        let intStart = index
+        let intDigits = digits(&self)
+        guard intDigits > 0, !(intDigits > 1 && bytes[intStart] == 0x30) else { throw JSONError("not valid JSON (or not UTF-8)") }
+        if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits(&self) > 0 else { throw JSONError("not valid JSON (or not UTF-8)") }
+        }
+        if index < bytes.count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
+            index += 1
+            if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) { index += 1 }
+            guard digits(&self) > 0 else { throw JSONError("not valid JSON (or not UTF-8)") }
+        }
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    mutating func string() throws(JSONError) -> String {
+        index += 1
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                guard let s = String(validating: bytes[start..<index], as: UTF8.self) else { throw JSONError("not valid JSON (or not UTF-8)") }
+                index += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw JSONError("not valid JSON (or not UTF-8)") }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                index += 1
+                guard let s = String(validating: out, as: UTF8.self) else { throw JSONError("not valid JSON (or not UTF-8)") }
+                return s
+            }
+            if b < 0x20 { throw JSONError("not valid JSON (or not UTF-8)") }
+            if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }
+            index += 1
+            guard index < bytes.count else { break }
+            let e = bytes[index]
+            index += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw JSONError("not valid JSON (or not UTF-8)")
+                    }
+                    index += 2
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw JSONError("not valid JSON (or not UTF-8)") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw JSONError("not valid JSON (or not UTF-8)")
+                }
+                guard let u = Unicode.Scalar(scalar) else { throw JSONError("not valid JSON (or not UTF-8)") }
+                out.append(contentsOf: String(Character(u)).utf8)
+            default:
+                throw JSONError("not valid JSON (or not UTF-8)")
+            }
+        }
+        throw JSONError("not valid JSON (or not UTF-8)")
+    }
+
+    mutating func hex4() throws(JSONError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[index]
+            let d: UInt32
+            switch b {
+            case 0x30...0x39: d = UInt32(b - 0x30)
+            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+            default: throw JSONError("not valid JSON (or not UTF-8)")
+            }
+            v = v << 4 | d
+            index += 1
+        }
+        return v
+    }
+}
+
+/// Appends JSON to a byte array: members in the order written, strings escaped per RFC 8259
+/// (quote, backslash, control characters, and U+2028/U+2029 for JavaScript readers).
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = []
+
+    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma.removeLast() }
+
+    public mutating func key(_ name: String) {
+        separate()
+        JSONWriter.appendQuoted(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
+    }
+
+    public mutating func string(_ value: String?) {
+        separate()
+        if let value { JSONWriter.appendQuoted(value, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    public mutating func int(_ value: Int64?) {
+        separate()
+        bytes.append(contentsOf: (value.map { String($0) } ?? "null").utf8)
+    }
+
+    public mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+
+    public mutating func strings(_ values: [String]) {
+        beginArray()
+        for v in values { string(v) }
+        endArray()
+    }
+
+    /// Appends already-serialized JSON as one value.
+    public mutating func raw(_ json: [UInt8]) { separate(); bytes.append(contentsOf: json) }
+
+    private mutating func separate() {
+        guard !needsComma.isEmpty else { return }
+        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        var utf8 = value.utf8
+        let plain = utf8.withContiguousStorageIfAvailable { buffer -> Bool in
+            for b in buffer where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 { return false }
+            out.append(contentsOf: buffer)
+            return true
+        }
+        if plain != true {
+            var s = value
+            s.makeContiguousUTF8()
+            utf8 = s.utf8
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out.append(contentsOf: [0x5C, 0x22])
+                case "\\": out.append(contentsOf: [0x5C, 0x5C])
+                case "\n": out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case "\r": out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case "\t": out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                default:
+                    if scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                        let hex = Array(String(scalar.value, radix: 16).utf8)
+                        out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+                        out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 4 - hex.count))
+                        out.append(contentsOf: hex)
+                    } else {
+                        out.append(contentsOf: String(scalar).utf8)
+                    }
+                }
+            }
+        }
+        out.append(0x22)
+    }
+}
+
+extension TokenRequest {
+    /// Reads a token request with the rules of the API (unknown members ignored; a wrong type
+    /// or a missing member names the member, never its value).
+    public init(json bytes: [UInt8]) throws(JSONError) {
+        guard case .object(let o) = try JSONValue.parse(bytes) else { throw JSONError("the body must be a JSON object") }
+        func required(_ key: String) throws(JSONError) -> String {
+            guard let v = o[key] else { throw JSONError("\"\(key)\" is missing") }
+            guard let s = v.string else { throw JSONError("\"\(key)\" has the wrong type") }
+            return s
+        }
+        let profile = try required("profile")
+        let provider = try required("provider")
+        var account: String?
+        if let v = o["account"], !v.isNull {
+            guard let s = v.string else { throw JSONError("\"account\" has the wrong type") }
+            account = s
+        }
+        guard let s = o["scopes"] else { throw JSONError("\"scopes\" is missing") }
+        guard let array = s.array else { throw JSONError("\"scopes\" has the wrong type") }
+        var scopes: [String] = []
+        scopes.reserveCapacity(array.count)
+        for (i, v) in array.enumerated() {
+            guard let str = v.string else { throw JSONError("\"scopes.\(i)\" has the wrong type") }
+            scopes.append(str)
+        }
+        var minValid: Int?
+        if let v = o["min_valid_seconds"], !v.isNull {
+            guard let n = v.int else { throw JSONError("\"min_valid_seconds\" has the wrong type") }
+            minValid = n
+        }
+        var force: Bool?
+        if let v = o["force_refresh"], !v.isNull {
+            guard let b = v.bool else { throw JSONError("\"force_refresh\" has the wrong type") }
+            force = b
+        }
+        self.init(profile: profile, provider: provider, account: account, scopes: scopes, minValidSeconds: minValid, forceRefresh: force)
+    }
+}
+
+extension TokenResponse {
+    /// The response body, members in sorted order as the Codable form has them.
+    public var jsonBytes: [UInt8] {
+        var w = JSONWriter(capacity: 256 + accessToken.utf8.count)
+        w.beginObject()
+        w.key("access_token"); w.string(accessToken)
+        w.key("account"); w.string(account)
+        w.key("expires_at"); w.string(expiresAt)
+        w.key("expires_in"); w.int(Int64(expiresIn))
+        w.key("profile"); w.string(profile)
+        w.key("provider"); w.string(provider)
+        w.key("scopes"); w.strings(scopes)
+        w.key("token_type"); w.string(tokenType)
+        w.endObject()
+        return w.bytes
+    }
+}
