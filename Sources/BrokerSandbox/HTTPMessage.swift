@@ -187,3 +187,6 @@ enum Base64URL {
         return Array(data)
     }
 }
+
+/// An error response, so helpers can return `Result<T, SandboxResponse>`.
+extension SandboxResponse: Error {}

@@ -8,6 +8,8 @@ struct APIRoute: Sendable {
     var template: String
     var provider: Provider
     var scopes: [String]
+    /// False for batch endpoints: each inner request is authorized on its own.
+    var authenticated = true
     var handler: @Sendable (SandboxState, APIContext) -> SandboxResponse
 
     var key: String { method + " " + template }
@@ -92,7 +94,11 @@ extension SandboxState {
             }
         }
         var response = authorizedCall(request, route: route, params: params)
-        if response.status >= 400 { log("sandbox: \(request.method) \(request.path) answered \(response.status)") }
+        if response.status >= 400 {
+            let error = JSON.object(response.body)?["error"]
+            let message = ((error as? [String: Any])?["message"] as? String) ?? ""
+            log("sandbox: \(request.method) \(request.path) answered \(response.status)" + (message.isEmpty ? "" : ": " + message))
+        }
         if route.provider == .microsoft { response.headers.append(("request-id", UUID().uuidString.lowercased())) }
         var reply = SandboxReply(response)
         reply.delayMilliseconds = delay
@@ -101,6 +107,10 @@ extension SandboxState {
 
     /// Checks the bearer token (401) and its scopes (403), then runs the handler.
     func authorizedCall(_ request: SandboxRequest, route: APIRoute, params: [String: String]) -> SandboxResponse {
+        if !route.authenticated {
+            let anonymous = AccessTokenRecord(provider: route.provider, clientID: "", grantID: nil, user: nil, scopes: [], expiresAt: now)
+            return route.handler(self, APIContext(request: request, params: params, token: anonymous, route: route))
+        }
         guard let bearer = request.bearerToken, !bearer.isEmpty else { return unauthorized(route.provider, tokenGiven: false) }
         guard let token = accessTokens[bearer], token.provider == route.provider, !token.revoked, now < token.expiresAt else {
             return unauthorized(route.provider, tokenGiven: true)
@@ -176,7 +186,6 @@ extension SandboxState {
     }
 
     func googleError(_ status: Int, _ message: String, _ googleStatus: String = "INVALID_ARGUMENT", reason: String = "badRequest") -> SandboxResponse {
-        log("sandbox: google API error \(status): \(message)")
         return apiError(.google, status, message, googleStatus: googleStatus, reason: reason)
     }
 
