@@ -144,7 +144,6 @@ extension SandboxState {
         ]
         if refresh, let grantID {
             body["refresh_token"] = issueRefreshToken(.google, clientID: client.clientID, grantID: grantID)
-            body["refresh_token_expires_in"] = 604_800 * 52
         }
         return .json(200, body, headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
     }
