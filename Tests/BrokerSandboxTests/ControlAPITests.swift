@@ -260,9 +260,19 @@ struct ControlTests {
         let dir = try TemporaryDirectory()
         let seed = try dir.write("seed.json", #"""
             {"clients": [{"provider": "microsoft", "type": "public", "client_id": "seeded-app", "redirect_uris": ["http://localhost"]}],
-             "users": [{"email": "seeded@sandbox.test"}], "settings": {"access_token_lifetime": 120}}
+             "users": [{"email": "seeded@sandbox.test"}], "settings": {"access_token_lifetime": 120},
+             "data": {"seed": 7, "anchor": "2026-01-05"}}
             """#)
         try await TestSandbox.with(seedFile: seed) { s in
+            let token = try s.googleTokens(scope: Scopes.calendarRead).access
+            let events = try s.request("GET", "/google/calendar/v3/calendars/primary/events?singleEvents=true&orderBy=startTime&maxResults=2500", bearer: token)
+            let items = events.json["items"] as? [[String: Any]] ?? []
+            let starts: [String] = items.compactMap { item in
+                let start = item["start"] as? [String: Any]
+                return (start?["dateTime"] as? String) ?? (start?["date"] as? String)
+            }
+            #expect(starts.first?.hasPrefix("2026-01-05") == true)
+            #expect(starts.last?.hasPrefix("2026-02-1") == true)
             let config = try s.control("GET", "config")
             let ids: [String] = (config.json["clients"] as? [[String: Any]] ?? []).compactMap { $0["client_id"] as? String }
             #expect(ids.contains("seeded-app"))

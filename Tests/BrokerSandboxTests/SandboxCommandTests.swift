@@ -1,4 +1,5 @@
 import BrokerTesting
+import Dispatch
 import Foundation
 import Testing
 
@@ -16,6 +17,9 @@ final class SandboxProcess {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // A sandbox that never prints or never exits fails its test instead of hanging it.
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
     }
 
     /// Reads stdout until `count` whole lines have arrived (or EOF).
