@@ -188,7 +188,7 @@ struct ControlTests {
     func concurrency() async throws {
         try await TestSandbox.with { s in
             let tokens = try s.googleTokens(scope: "openid")
-            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 1500, "count": 3}"#)
+            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 3000, "count": 3}"#)
             let statuses = Mutex<[Int]>([])
             // Three threads of their own: concurrentPerform would use only as many as cores.
             let group = DispatchGroup()
