@@ -188,11 +188,13 @@ struct ControlTests {
     func concurrency() async throws {
         try await TestSandbox.with { s in
             let tokens = try s.googleTokens(scope: "openid")
-            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 3000, "count": 3}"#)
+            // Each request is held 10 s, long enough for all three to arrive even on a
+            // loaded machine; the test waits for them rather than for a fixed time.
+            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 10000, "count": 3}"#)
             let statuses = Mutex<[Int]>([])
-            // Three threads of their own: concurrentPerform would use only as many as cores.
             let group = DispatchGroup()
             for _ in 0..<3 {
+                // Threads of their own: a dispatch queue might run fewer at once than asked.
                 let thread = Thread {
                     let status = (try? s.googleRefresh(tokens.refresh).status) ?? -1
                     statuses.withLock { $0.append(status) }
@@ -201,6 +203,14 @@ struct ControlTests {
                 group.enter()
                 thread.start()
             }
+            var held = 0
+            let deadline = Date().addingTimeInterval(9)
+            while Date() < deadline {
+                held = try s.counters()["in_flight_token_requests"] as? Int ?? 0
+                if held == 3 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(held == 3)
             group.wait()
             let all: [Int] = statuses.withLock { $0 }
             #expect(all == [200, 200, 200])
