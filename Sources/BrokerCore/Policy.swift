@@ -23,9 +23,11 @@ public struct PolicySet: Sendable, Hashable {
 /// One `[[rule]]`: who it matches and what it grants.
 public struct PolicyRule: Sendable, Hashable {
     /// "FILE:NAME", unique within a set; what logs, audit lines and `policy explain` show.
-    public var id: String { "\(file):\(name)" }
-    public var file: String
-    public var name: String
+    public var id: String { cachedID }
+    public var file: String { didSet { cachedID = "\(file):\(name)" } }
+    public var name: String { didSet { cachedID = "\(file):\(name)" } }
+    /// `id`, built once (the token path reads it per request).
+    public private(set) var cachedID: String
     /// The line of its `[[rule]]` header, when known.
     public var line: Int?
 
@@ -53,6 +55,7 @@ public struct PolicyRule: Sendable, Hashable {
         self.file = file
         self.name = name
         self.line = line
+        self.cachedID = "\(file):\(name)"
     }
 
     /// Whether the rule's selectors match `caller`.

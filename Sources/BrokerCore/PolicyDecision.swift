@@ -23,14 +23,21 @@ public struct PolicyDecision: Sendable, Hashable {
     public var allowed: Bool
     /// The id ("FILE:NAME") of the rule that allowed the request.
     public var rule: String?
-    public var reason: String
+    private var denial: String?
+
+    /// Why: "rule FILE:NAME grants it", or the reason nothing did. Built when read (the
+    /// token path reads it only for denials).
+    public var reason: String {
+        if let denial { return denial }
+        return "rule \(rule ?? "?") grants it"
+    }
 
     public static func allow(_ rule: PolicyRule) -> PolicyDecision {
-        PolicyDecision(allowed: true, rule: rule.id, reason: "rule \(rule.id) grants it")
+        PolicyDecision(allowed: true, rule: rule.cachedID, denial: nil)
     }
 
     public static func deny(_ reason: String) -> PolicyDecision {
-        PolicyDecision(allowed: false, rule: nil, reason: reason)
+        PolicyDecision(allowed: false, rule: nil, denial: reason)
     }
 }
 

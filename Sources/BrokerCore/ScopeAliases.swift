@@ -44,6 +44,16 @@ public enum ScopeAliases {
     /// Expands every scope and splits comma-separated lists ("a,b" as the CLI accepts),
     /// dropping empty entries and duplicates while keeping first-seen order.
     public static func expandAll(_ scopes: [String]) -> [String] {
+        // Fast path (the token path): no commas, no padding, few entries.
+        if scopes.count <= 8 && scopes.allSatisfy({ isPlain($0) }) {
+            var out: [String] = []
+            out.reserveCapacity(scopes.count)
+            for scope in scopes {
+                let full = table[scope] ?? scope
+                if !out.contains(full) { out.append(full) }
+            }
+            return out
+        }
         var seen = Set<String>()
         var out: [String] = []
         for entry in scopes {
@@ -53,6 +63,12 @@ public enum ScopeAliases {
             }
         }
         return out
+    }
+
+    static func isPlain(_ s: String) -> Bool {
+        guard let first = s.utf8.first, let last = s.utf8.last else { return false }
+        if first <= 0x20 || last <= 0x20 { return false }
+        return !s.utf8.contains(UInt8(ascii: ","))
     }
 
     /// The shortest alias for a full scope string, for display; nil when it has none.

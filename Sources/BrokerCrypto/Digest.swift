@@ -40,14 +40,21 @@ public enum Digest {
 
     /// Lowercase hexadecimal.
     public static func hex(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+        let count = bytes.count * 2
+        return unsafe String(unsafeUninitializedCapacity: count) { out in
+            var i = 0
+            for b in bytes {
+                unsafe out[i] = hexDigit(b >> 4)
+                unsafe out[i + 1] = hexDigit(b & 0x0F)
+                i += 2
+            }
+            return count
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? nibble + 0x30 : nibble + 0x57
     }
 }
 

@@ -29,6 +29,9 @@ final class AuditLog: @unchecked Sendable {
     private var lastError: String?
     private var writtenCheckpoint: Checkpoint?
     private var dropped = 0
+    /// The writer is waiting for work (and needs a signal); under load it is not, and
+    /// `record` appends without a wake-up syscall.
+    private var writerIdle = false
     static let maxQueued = 100_000
 
     // Writer-thread state.
@@ -82,7 +85,10 @@ final class AuditLog: @unchecked Sendable {
         } else {
             queue.append(.event(event))
         }
-        if queue.count == 1 { condition.signal() }
+        if writerIdle {
+            writerIdle = false
+            condition.signal()
+        }
         condition.unlock()
     }
 
@@ -141,9 +147,12 @@ final class AuditLog: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping {
+            if queue.isEmpty && !stopping {
+                // Nothing queued: sleep until `record` signals (or a second passes, for the
+                // periodic fsync).
+                writerIdle = true
                 condition.wait(until: Date().addingTimeInterval(1))
-                if queue.isEmpty { break }
+                writerIdle = false
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
@@ -166,6 +175,8 @@ final class AuditLog: @unchecked Sendable {
             condition.lock()
             condition.broadcast() // wake flush() waiters
             condition.unlock()
+            // Under load, let a batch gather instead of waking per event.
+            if !batch.isEmpty { usleep(1000) }
         }
     }
 

@@ -105,8 +105,15 @@ final class Broker: @unchecked Sendable {
 
     // MARK: - Tokens
 
+    /// A token ready to send: the response body, and what the audit line needs.
+    struct TokenAnswer: Sendable {
+        var body: [UInt8]
+        var account: String
+        var fingerprint: String
+    }
+
     enum TokenOutcome {
-        case done(Result<TokenResponse, WireError>)
+        case done(Result<TokenAnswer, WireError>)
         /// The grant is not cached: read it from the vault, then decide again.
         case needsLoad(GrantKey)
     }
@@ -130,11 +137,18 @@ final class Broker: @unchecked Sendable {
         // Resolve the account among those this caller may use, so an ambiguity or an
         // absence is reported only to callers allowed to know.
         var account = request.account
+        var decided: PolicyDecision?
         if account == nil {
             let candidates = index.accounts(profile: request.profile, app: request.provider)
-            let allowed = candidates.filter {
-                policies.decide(TokenQuestion(profile: request.profile, provider: request.provider, account: $0, scopes: scopes), for: caller).allowed
+            var allowed: [String] = []
+            for candidate in candidates {
+                let d = policies.decide(TokenQuestion(profile: request.profile, provider: request.provider, account: candidate, scopes: scopes), for: caller)
+                if d.allowed {
+                    allowed.append(candidate)
+                    decided = d
+                }
             }
+            if allowed.count != 1 { decided = nil }
             if allowed.count == 1 {
                 account = allowed[0]
             } else if allowed.isEmpty && candidates.count == 1 {
@@ -146,7 +160,7 @@ final class Broker: @unchecked Sendable {
             }
         }
         let question = TokenQuestion(profile: request.profile, provider: request.provider, account: account, scopes: scopes)
-        let decision = policies.decide(question, for: caller)
+        let decision = decided ?? policies.decide(question, for: caller)
         event.account = account
         event.decision = decision.allowed ? "allow" : "deny"
         event.rule = decision.rule
@@ -161,11 +175,14 @@ final class Broker: @unchecked Sendable {
         guard index.contains(key) else {
             return .done(.failure(WireError(.notFound, "no grant for \"\(request.provider)\" account \"\(account)\" in profile \"\(request.profile)\"", hint: "credbroker login \(request.provider) --profile \(request.profile)")))
         }
-        guard let cached = cache[key] else { return .needsLoad(key) }
-        return .done(answer(cached, key: key, request: request, scopes: scopes, now: now))
+        guard cache[key] != nil else { return .needsLoad(key) }
+        return .done(answer(key: key, request: request, scopes: scopes, now: now))
     }
 
-    private func answer(_ grant: CachedGrant, key: GrantKey, request: TokenRequest, scopes: [String], now: Date) -> Result<TokenResponse, WireError> {
+    /// Answers from the cached grant (caller holds `lock`). The response body is built once
+    /// per grant per second (`expires_in` counts seconds) and reused.
+    private func answer(key: GrantKey, request: TokenRequest, scopes: [String], now: Date) -> Result<TokenAnswer, WireError> {
+        guard let grant = cache[key] else { return .failure(WireError(.internal, "grant vanished from the cache")) }
         let login = "credbroker login \(key.app) --profile \(key.profile)"
         if grant.dead {
             return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\" was revoked or expired at the provider", hint: login))
@@ -185,13 +202,20 @@ final class Broker: @unchecked Sendable {
             }
             return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" has no valid token and no refresh token", hint: login))
         }
+        let second = Int64(now.timeIntervalSince1970.rounded(.down))
+        if let body = grant.body, grant.bodySecond == second {
+            return .success(TokenAnswer(body: body, account: key.account, fingerprint: grant.fingerprint))
+        }
         let expiresIn = Int(expires.timeIntervalSince(now))
-        return .success(TokenResponse(accessToken: token, tokenType: "Bearer", expiresAt: RFC3339.string(expires), expiresIn: expiresIn,
-                                      scopes: grant.scopes, profile: key.profile, provider: key.app, account: key.account))
+        let body = TokenResponse(accessToken: token, tokenType: "Bearer", expiresAt: grant.expiresAtText, expiresIn: expiresIn,
+                                 scopes: grant.scopes, profile: key.profile, provider: key.app, account: key.account).jsonBytes
+        cache[key]?.body = body
+        cache[key]?.bodySecond = second
+        return .success(TokenAnswer(body: body, account: key.account, fingerprint: grant.fingerprint))
     }
 
     /// Reads a grant from the vault into the cache (vault thread), then answers.
-    func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], eventLoop: any EventLoop) -> EventLoopFuture<Result<TokenResponse, WireError>> {
+    func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], eventLoop: any EventLoop) -> EventLoopFuture<Result<TokenAnswer, WireError>> {
         onVault(eventLoop) { broker in
             guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError(.locked, "vault is locked", hint: "credbroker vault unlock")) }
             let payload: GrantPayload
@@ -207,7 +231,7 @@ final class Broker: @unchecked Sendable {
             return broker.lock.withLock {
                 guard broker.state == .unlocked else { return .failure(WireError(.locked, "vault is locked")) }
                 broker.cache[key] = cached
-                return broker.answer(cached, key: key, request: request, scopes: scopes, now: now)
+                return broker.answer(key: key, request: request, scopes: scopes, now: now)
             }
         }
     }
@@ -361,9 +385,17 @@ struct CachedGrant: Sendable {
     var dead: Bool
     var hasRefreshToken: Bool
     var obtainedAt: Date
+    /// Derived once per load: the audit fingerprint and the RFC 3339 expiry.
+    var fingerprint: String
+    var expiresAtText: String
+    /// The last response body and the second it was built in.
+    var body: [UInt8]?
+    var bodySecond: Int64 = 0
 
     init(_ payload: GrantPayload) {
         accessToken = payload.accessToken
+        fingerprint = payload.accessToken.map { AuditEvent.fingerprint(ofToken: $0) } ?? ""
+        expiresAtText = payload.accessTokenExpiresAt.map { RFC3339.string($0) } ?? ""
         expiresAt = payload.accessTokenExpiresAt
         scopes = payload.scopes
         dead = payload.state == "dead"

@@ -15,11 +15,16 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 
     enum State { case idle, reading, processing }
     private var state = State.idle
-    private var timer: Scheduled<Void>?
     private var bytesWhileProcessing = false
     private let requestTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private var context: ChannelHandlerContext?
+    /// When the connection must be closed unless the state moves on.
+    private var deadline = NIODeadline.distantFuture
+    /// One timer per connection, rescheduled only when a deadline comes earlier than it
+    /// (moving a deadline later costs nothing per request: the timer re-arms when it fires).
+    private var timer: Scheduled<Void>?
+    private var timerAt = NIODeadline.distantFuture
 
     init(requestTimeout: Double, idleTimeout: Double) {
         self.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
@@ -28,12 +33,7 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { arm(idleTimeout, context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        arm(idleTimeout, context: context)
-        context.fireChannelActive()
+        setDeadline(.now() + idleTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -46,7 +46,7 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
         switch state {
         case .idle:
             state = .reading
-            arm(requestTimeout, context: context)
+            setDeadline(.now() + requestTimeout)
         case .reading:
             break
         case .processing:
@@ -61,31 +61,49 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    /// The request's head and body have arrived.
+    /// The request's head and body have arrived: no timeout while the daemon works on it.
     func requestComplete() {
         state = .processing
-        timer?.cancel()
-        timer = nil
+        deadline = .distantFuture
     }
 
     /// The response has been written; wait for the next request.
     func responseSent() {
-        guard let context else { return }
         if bytesWhileProcessing {
             bytesWhileProcessing = false
             state = .reading
-            arm(requestTimeout, context: context)
+            setDeadline(.now() + requestTimeout)
         } else {
             state = .idle
-            arm(idleTimeout, context: context)
+            setDeadline(.now() + idleTimeout)
         }
     }
 
-    private func arm(_ amount: TimeAmount, context: ChannelHandlerContext) {
+    private func setDeadline(_ new: NIODeadline) {
+        deadline = new
+        if timer == nil || new < timerAt { arm(at: new) }
+    }
+
+    private func arm(at when: NIODeadline) {
+        guard let context else { return }
         timer?.cancel()
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: amount) {
-            channel.close(promise: nil)
+        timerAt = when
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: when) {
+            loopBound.value.fire()
+        }
+    }
+
+    private func fire() {
+        timer = nil
+        guard let context else { return }
+        if NIODeadline.now() >= deadline {
+            context.channel.close(promise: nil)
+        } else if deadline != .distantFuture {
+            arm(at: deadline)
+        } else {
+            // Processing: check again after a request timeout's worth of time.
+            arm(at: .now() + requestTimeout)
         }
     }
 }

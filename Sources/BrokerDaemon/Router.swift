@@ -63,6 +63,10 @@ final class Router: Sendable {
 
     /// Bodies must be application/json (parameters such as charset allowed).
     static func checkContentType(_ request: Request) throws(WireError) {
+        if let contentType = request.contentType, contentType == "application/json" {
+            guard !request.body.isEmpty else { throw WireError(.badRequest, "the request needs a JSON body") }
+            return
+        }
         if let contentType = request.contentType {
             let media = contentType.split(separator: ";").first.map { String($0).trimmingASCIIWhitespace().lowercased() } ?? ""
             guard media == "application/json" else {
@@ -146,15 +150,15 @@ final class Router: Sendable {
         return nil
     }
 
-    private func finish(_ result: Result<TokenResponse, WireError>, event: AuditEvent, caller: Caller) -> Response {
+    private func finish(_ result: Result<Broker.TokenAnswer, WireError>, event: AuditEvent, caller: Caller) -> Response {
         var event = event
         switch result {
         case .success(let token):
             event.account = token.account
-            event.tokenFingerprint = AuditEvent.fingerprint(ofToken: token.accessToken)
+            event.tokenFingerprint = token.fingerprint
             event.result = "ok"
             audit.record(event)
-            return Response(status: 200, body: token.jsonBytes)
+            return Response(status: 200, body: token.body)
         case .failure(let error):
             event.result = error.code.rawValue
             if event.detail == nil { event.detail = error.message }
