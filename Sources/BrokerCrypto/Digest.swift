@@ -1,6 +1,8 @@
 internal import CSodium
+internal import COpenSSL
 
-/// SHA-256 and HMAC-SHA-256 (libsodium's `crypto_hash_sha256` and `crypto_auth_hmacsha256`).
+/// SHA-256 and HMAC-SHA-256 (OpenSSL's, which use the CPU's SHA extensions; libsodium's
+/// `crypto_auth_hmacsha256` computes the same values and the tests cross-check them).
 ///
 /// SHA-256 names tokens in the audit log (a fingerprint, never the token); HMAC-SHA-256
 /// chains the audit log's lines. Both are what an independent verifier (Python's hashlib
@@ -15,10 +17,10 @@ public enum Digest {
         var out = [UInt8](repeating: 0, count: sha256ByteCount)
         let rc = unsafe out.withUnsafeMutableBytes { o in
             unsafe bytes.withUnsafeBytes { i in
-                unsafe csodium_sha256(o.baseAddress!, i.baseAddress, UInt64(i.count))
+                unsafe copenssl_sha256(o.baseAddress!, i.baseAddress, i.count)
             }
         }
-        precondition(rc == 0, "crypto_hash_sha256 failed")
+        precondition(rc == 0, "SHA256 failed")
         return out
     }
 
@@ -30,6 +32,21 @@ public enum Digest {
         let rc = unsafe key.withUnsafeBytes { k in
             unsafe out.withUnsafeMutableBytes { o in
                 unsafe bytes.withUnsafeBytes { i in
+                    unsafe copenssl_hmac_sha256(o.baseAddress!, k.baseAddress, Int32(k.count), i.baseAddress, i.count)
+                }
+            }
+        }
+        precondition(rc == 0, "HMAC-SHA256 failed")
+        return out
+    }
+
+    /// The same HMAC through libsodium, for the tests' cross-check.
+    public static func hmacSHA256Sodium(_ input: [UInt8], key: borrowing SecretBytes) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var out = [UInt8](repeating: 0, count: sha256ByteCount)
+        let rc = unsafe key.withUnsafeBytes { k in
+            unsafe out.withUnsafeMutableBytes { o in
+                unsafe input.withUnsafeBytes { i in
                     unsafe csodium_hmacsha256(o.baseAddress!, i.baseAddress, UInt64(i.count), k.baseAddress, k.count)
                 }
             }
