@@ -43,6 +43,8 @@ final class AuditLog: @unchecked Sendable {
     private var seq: Int64 = 0
     private var lastMAC = [UInt8](repeating: 0, count: 32)
     private var lastSync = Date()
+    /// Bytes a failed write left unwritten; the next flush writes them first.
+    private var unwritten: [UInt8] = []
     private let now: @Sendable () -> Int64
 
     enum Item {
@@ -159,7 +161,12 @@ final class AuditLog: @unchecked Sendable {
             let finish = stopping && batch.isEmpty
             condition.unlock()
 
-            if !batch.isEmpty { write(batch) }
+            if !batch.isEmpty {
+                write(batch)
+            } else if !unwritten.isEmpty {
+                var nothing: [UInt8] = []
+                flushText(&nothing) // retry what a failed write left behind
+            }
             if Date().timeIntervalSince(lastSync) >= 1 || finish {
                 if fd >= 0 { _ = fsync(fd) }
                 lastSync = Date()
@@ -277,12 +284,13 @@ final class AuditLog: @unchecked Sendable {
     static let macSuffix: [UInt8] = Array("\"}\n".utf8)
 
     private func flushText(_ out: inout [UInt8]) {
-        guard !out.isEmpty else { return }
+        guard !out.isEmpty || !unwritten.isEmpty else { return }
         if fd < 0 { openFile() }
-        let bytes = out
+        let bytes = unwritten.isEmpty ? out : unwritten + out
+        out = []
         var ok = fd >= 0
+        var offset = 0
         if ok {
-            var offset = 0
             while offset < bytes.count {
                 let n = unsafe bytes.withUnsafeBytes { b in unsafe Glibc.write(fd, b.baseAddress! + offset, b.count - offset) }
                 if n < 0 {
@@ -294,16 +302,24 @@ final class AuditLog: @unchecked Sendable {
                 offset += n
             }
         }
+        size += offset
         if ok {
-            size += bytes.count
+            unwritten = []
             condition.lock()
             if !healthy && dropped == 0 { healthy = true; lastError = nil }
             condition.unlock()
-            out = []
         } else {
-            // Keep the text: the next flush retries it first. Bound it so a full disk does not
-            // grow memory without limit.
-            if out.count > 8 * 1024 * 1024 { out = [] }
+            // Keep what was not written (a partial write leaves a line's head in the file; the
+            // retry writes its tail, so no line is duplicated or cut). Bound it so a full disk
+            // does not grow memory without limit; past the bound the lines are dropped and
+            // counted, and verify will show the gap.
+            unwritten = Array(bytes[offset...])
+            if unwritten.count > 8 * 1024 * 1024 {
+                unwritten = []
+                condition.lock()
+                dropped += 1
+                condition.unlock()
+            }
         }
     }
 

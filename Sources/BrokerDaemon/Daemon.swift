@@ -227,7 +227,9 @@ final class Listener: Service {
                     let timeouts = ConnectionTimeoutHandler(requestTimeout: limits.requestTimeoutSeconds, idleTimeout: limits.idleTimeoutSeconds)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(timeouts)
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    // Outbound header validation is off: every response header name and value is the
+                    // daemon's own constant or number, never caller input.
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
                     try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts))
                 }
             }

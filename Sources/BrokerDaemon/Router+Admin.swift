@@ -47,6 +47,25 @@ extension Router {
         case "reload": return .now(reload(event: event))
         case "status": return status(eventLoop: eventLoop)
         case "audit/verify": return verifyAudit(request, event: event, eventLoop: eventLoop)
+        case "slots":
+            return vaultOperation(event, eventLoop, requireUnlocked: false) { vault in
+                .json(SlotsResponse(slots: try vault.slots().map {
+                    SlotsResponse.Slot(id: $0.id, kind: $0.kind.rawValue, kdf: $0.kdfAlgorithm, opslimit: $0.kdfOpsLimit, memlimitBytes: $0.kdfMemLimitBytes)
+                }))
+            }
+        case "add-slot": return addSlot(request, event: event, eventLoop: eventLoop)
+        case "remove-slot":
+            let parsed: RemoveSlotRequest
+            switch decode(RemoveSlotRequest.self, request) {
+            case .failure(let e): return .now(.error(e))
+            case .success(let r): parsed = r
+            }
+            var event = event
+            event.detail = "slot \(parsed.id)"
+            return vaultOperation(event, eventLoop) { vault in
+                try vault.removeSlot(id: parsed.id)
+                return .json(OKResponse(message: "removed key slot \(parsed.id)"))
+            }
         default: return .now(.error(.notFound, "no route \(Self.printable(request.path))"))
         }
     }
@@ -229,6 +248,38 @@ extension Router {
             guard new.count >= 8 else { throw WireError(.badRequest, "the new passphrase is shorter than 8 characters") }
             try vault.changePassphrase(current: current, new: new, strength: strength)
             return .json(OKResponse(message: "passphrase changed"))
+        }
+    }
+
+    func addSlot(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
+        let parsed: AddSlotRequest
+        switch decode(AddSlotRequest.self, request) {
+        case .failure(let e): return .now(.error(e))
+        case .success(let r): parsed = r
+        }
+        var event = event
+        event.detail = "add \(parsed.kind) slot"
+        return vaultOperation(event, eventLoop) { [self] vault in
+            switch parsed.kind {
+            case "passphrase":
+                guard let text = parsed.passphrase else { throw WireError(.badRequest, "a passphrase slot needs \"passphrase\" (base64)") }
+                guard let strength = PasswordKDF.Strength.named(parsed.kdf ?? "moderate") else { throw WireError(.badRequest, "unknown kdf") }
+                let secret = try Self.secret(text, field: "passphrase")
+                guard secret.count >= 8 else { throw WireError(.badRequest, "the passphrase is shorter than 8 characters") }
+                return .json(AddSlotResponse(id: try vault.addPassphraseSlot(secret, strength: strength), kind: "passphrase"))
+            case "keyfile":
+                guard let path = parsed.path else { throw WireError(.badRequest, "a key-file slot needs \"path\", where the daemon writes the new key file") }
+                let checked = try checkedPath(path)
+                let key = try Vault.createKeyFile(at: checked)
+                return .json(AddSlotResponse(id: try vault.addKeyFileSlot(key), kind: "keyfile"))
+            case "recovery":
+                let text = try vault.addRecoverySlot()
+                let slots = try vault.slots()
+                return .json(AddSlotResponse(id: slots.map(\.id).max() ?? 0, kind: "recovery",
+                                             recoveryKey: String(decoding: text.unsafeCopyToArray(), as: UTF8.self)))
+            default:
+                throw WireError(.badRequest, "\"kind\" must be passphrase, keyfile or recovery")
+            }
         }
     }
 

@@ -31,7 +31,7 @@ final class Router: Sendable {
     static let adminRoutes: [String: [String]] = [
         "init": ["POST"], "unlock": ["POST"], "lock": ["POST"], "rotate": ["POST"], "passwd": ["POST"],
         "backup": ["POST"], "restore": ["POST"], "reload": ["POST"], "status": ["GET"], "audit/verify": ["POST"],
-        "profiles": ["GET"],
+        "profiles": ["GET"], "slots": ["GET"], "add-slot": ["POST"], "remove-slot": ["POST"],
     ]
 
     func route(_ request: Request, eventLoop: any EventLoop) -> RouteResult {

@@ -410,3 +410,68 @@ public enum RFC3339 {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }
+
+/// `POST /v1/admin/add-slot`: a passphrase slot (`passphrase`, base64), a key-file slot (the
+/// daemon writes a new 32-byte key file, 0600, at `path`), or a recovery slot (the new
+/// recovery key is in the answer, shown once).
+public struct AddSlotRequest: Codable, Sendable {
+    public var kind: String
+    public var path: String?
+    public var passphrase: String?
+    public var kdf: String?
+
+    public init(kind: String, path: String? = nil, passphrase: String? = nil, kdf: String? = nil) {
+        self.kind = kind
+        self.path = path
+        self.passphrase = passphrase
+        self.kdf = kdf
+    }
+}
+
+public struct AddSlotResponse: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var recoveryKey: String?
+
+    public init(id: Int64, kind: String, recoveryKey: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.recoveryKey = recoveryKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind
+        case recoveryKey = "recovery_key"
+    }
+}
+
+public struct SlotsResponse: Codable, Sendable, Equatable {
+    public struct Slot: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var kind: String
+        public var kdf: String
+        public var opslimit: UInt64
+        public var memlimitBytes: UInt64
+
+        public init(id: Int64, kind: String, kdf: String, opslimit: UInt64, memlimitBytes: UInt64) {
+            self.id = id
+            self.kind = kind
+            self.kdf = kdf
+            self.opslimit = opslimit
+            self.memlimitBytes = memlimitBytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, kind, kdf, opslimit
+            case memlimitBytes = "memlimit_bytes"
+        }
+    }
+
+    public var slots: [Slot]
+    public init(slots: [Slot]) { self.slots = slots }
+}
+
+public struct RemoveSlotRequest: Codable, Sendable {
+    public var id: Int64
+    public init(id: Int64) { self.id = id }
+}
