@@ -32,6 +32,8 @@ final class AuditLog: @unchecked Sendable {
     /// The writer is waiting for work (and needs a signal); under load it is not, and
     /// `record` appends without a wake-up syscall.
     private var writerIdle = false
+    /// A batch has been taken from the queue and is being written (flush waits for it).
+    private var writing = false
     static let maxQueued = 100_000
 
     // Writer-thread state.
@@ -128,7 +130,7 @@ final class AuditLog: @unchecked Sendable {
     func flush(timeout: TimeInterval = 5) {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
-        while !queue.isEmpty && Date() < deadline {
+        while (!queue.isEmpty || writing) && Date() < deadline {
             condition.wait(until: Date().addingTimeInterval(0.01))
         }
         condition.unlock()
@@ -158,6 +160,7 @@ final class AuditLog: @unchecked Sendable {
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
+            writing = !batch.isEmpty
             let finish = stopping && batch.isEmpty
             condition.unlock()
 
@@ -180,6 +183,7 @@ final class AuditLog: @unchecked Sendable {
                 return
             }
             condition.lock()
+            writing = false
             condition.broadcast() // wake flush() waiters
             condition.unlock()
             // Under load, let a batch gather instead of waking per event.
