@@ -106,6 +106,7 @@ let package = Package(
                 "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
 

@@ -52,16 +52,19 @@ extension PolicySet {
     /// grants all of it. The same code answers the daemon and `credbroker policy explain`.
     public func decide(_ question: TokenQuestion, for caller: Caller) -> PolicyDecision {
         guard !question.scopes.isEmpty else { return .deny("the request names no scope") }
-        let matching = rules.filter { $0.matches(caller) }
-        guard !matching.isEmpty else {
+        // First pass allocates nothing: the allowed case is the hot one.
+        var anyMatch = false
+        for rule in rules where rule.matches(caller) {
+            anyMatch = true
+            if rule.grantsAll(question) { return .allow(rule) }
+        }
+        guard anyMatch else {
             return .deny("no rule matches \(caller.summary)")
         }
         var reasons: [String] = []
-        for rule in matching {
+        for rule in rules where rule.matches(caller) {
             if let missing = rule.missingGrant(for: question) {
                 reasons.append("rule \(rule.id) matches but \(missing)")
-            } else {
-                return .allow(rule)
             }
         }
         return .deny(reasons.joined(separator: "; "))
@@ -94,6 +97,12 @@ extension PolicySet {
 }
 
 extension PolicyRule {
+    func grantsAll(_ question: TokenQuestion) -> Bool {
+        guard grants(profile: question.profile), grants(provider: question.provider), grants(account: question.account) else { return false }
+        for scope in question.scopes where !grants(scope: scope) { return false }
+        return true
+    }
+
     /// The first part of `question` this rule does not grant, described; nil if it grants all.
     func missingGrant(for question: TokenQuestion) -> String? {
         if !grants(profile: question.profile) { return "does not grant profile \"\(question.profile)\"" }

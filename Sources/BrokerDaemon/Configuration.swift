@@ -33,6 +33,8 @@ public struct Configuration: Sendable, Equatable {
         public var idleTimeoutSeconds: Double = 60
         /// In-flight requests get this long to finish on SIGTERM.
         public var drainSeconds: Double = 5
+        /// Event-loop threads; nil means one per core.
+        public var threads: Int?
 
         public init() {}
     }
@@ -67,7 +69,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 
 extension Configuration {
     static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "client_group"]
-    static let limitKeys: Set<String> = ["max_connections", "max_connections_per_uid", "requests_per_second_per_uid", "burst_per_uid", "request_timeout_seconds", "idle_timeout_seconds", "drain_seconds"]
+    static let limitKeys: Set<String> = ["max_connections", "max_connections_per_uid", "requests_per_second_per_uid", "burst_per_uid", "request_timeout_seconds", "idle_timeout_seconds", "drain_seconds", "threads"]
     static let auditKeys: Set<String> = ["max_bytes", "keep", "on_failure"]
 
     /// Applies the settings of a config file's text (already read and owner-checked).
@@ -121,6 +123,7 @@ extension Configuration {
             if let n = try seconds("request_timeout_seconds") { limits.requestTimeoutSeconds = n }
             if let n = try seconds("idle_timeout_seconds") { limits.idleTimeoutSeconds = n }
             if let n = try seconds("drain_seconds") { limits.drainSeconds = n }
+            if let n = try int("threads", 1...256) { limits.threads = n }
         }
         if let value = table["audit"] {
             guard let t = value.table else { throw fail("audit", "must be a table") }

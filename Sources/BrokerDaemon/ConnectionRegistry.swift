@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import Foundation
+import Synchronization
 
 /// Per-client resource bounds (invariant 6): connections in total and per uid, a request
 /// rate per uid, and the requests in flight (for the drain on SIGTERM).
@@ -13,7 +14,7 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var perUID: [UInt32: Int] = [:]
     private var buckets: [UInt32: Bucket] = [:]
     private var channels: [ObjectIdentifier: any Channel] = [:]
-    private var inFlight = 0
+    private let inFlight = Atomic<Int>(0)
     private let now: @Sendable () -> Double
 
     struct Bucket {
@@ -21,7 +22,7 @@ final class ConnectionRegistry: @unchecked Sendable {
         var updated: Double
     }
 
-    init(limits: Configuration.Limits, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    init(limits: Configuration.Limits, now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }) {
         self.limits = limits
         self.now = now
     }
@@ -78,9 +79,9 @@ final class ConnectionRegistry: @unchecked Sendable {
         buckets = buckets.filter { _, b in b.tokens + (t - b.updated) * rate < Double(limits.burstPerUID) }
     }
 
-    func requestStarted() { lock.withLock { inFlight += 1 } }
-    func requestFinished() { lock.withLock { inFlight -= 1 } }
-    var requestsInFlight: Int { lock.withLock { inFlight } }
+    func requestStarted() { inFlight.add(1, ordering: .relaxed) }
+    func requestFinished() { inFlight.subtract(1, ordering: .relaxed) }
+    var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
     var connectionCount: Int { lock.withLock { total } }
 
     /// Every open connection (for closing them at shutdown).

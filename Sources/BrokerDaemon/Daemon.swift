@@ -172,7 +172,7 @@ final class Listener: Service {
     }
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.limits.threads ?? max(1, System.coreCount))
         let server: any Channel
         let activated: Bool
         do {

@@ -161,10 +161,10 @@ final class RequestHandler: ChannelInboundHandler {
             timeouts.requestComplete()
             var bytes: [UInt8] = []
             if var b = body {
+                // Request bytes (an unlock's secret among them) pass through NIO's buffers in
+                // ordinary memory; the process is not dumpable and the route handlers wipe the
+                // decoded secrets (docs/spec/api.md, "Admin routes").
                 bytes = b.readBytes(length: b.readableBytes) ?? []
-                // The buffer may hold a secret (unlock, init): zero it before it is freed.
-                b.clear()
-                b.writeRepeatingByte(0, count: b.capacity)
             }
             body = nil
             dispatch(context: context, head: h, body: bytes)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 /// The floor: the least a Unix-socket HTTP server can do per request with the same event-loop
@@ -36,6 +37,43 @@ func floorServer(path: String) throws {
         .serverChannelOption(ChannelOptions.backlog, value: 512)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FloorHandler()) }
+        }
+        .bind(unixDomainSocketPath: path).wait()
+    FileHandle.standardOutput.write(Data("READY\n".utf8))
+    try channel.closeFuture.wait()
+}
+
+/// The second reference: the same fixed 600-byte answer through swift-nio's HTTP/1.1
+/// pipeline (llhttp decoder, pipelining handler, response encoder), as credbrokerd uses it.
+/// The gap between this and the raw floor is NIOHTTP1's own cost per request.
+final class HTTPFloorHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    static let body = Array(String(repeating: "x", count: 600).utf8)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: "600")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: 600)
+        buffer.writeBytes(Self.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+func httpFloorServer(path: String) throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+    unlink(path)
+    let channel = try ServerBootstrap(group: group)
+        .serverChannelOption(ChannelOptions.backlog, value: 512)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline(withOutboundHeaderValidation: false)
+                try channel.pipeline.syncOperations.addHandler(HTTPFloorHandler())
+            }
         }
         .bind(unixDomainSocketPath: path).wait()
     FileHandle.standardOutput.write(Data("READY\n".utf8))

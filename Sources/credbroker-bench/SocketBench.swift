@@ -29,6 +29,7 @@ func socketBench() throws {
         max_connections_per_uid = 4096
         requests_per_second_per_uid = 100000000
         burst_per_uid = 100000000
+        \(option("--daemon-threads", "").isEmpty ? "" : "threads = " + option("--daemon-threads", ""))
         """)
 
     // The floor.
@@ -41,6 +42,17 @@ func socketBench() throws {
     try floor.run()
     defer { floor.terminate(); floor.waitUntilExit() }
     _ = floorOut.fileHandleForReading.availableData
+
+    // The same answer through NIOHTTP1.
+    let httpFloorSocket = root + "/http-floor.sock"
+    let httpFloor = Process()
+    httpFloor.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    httpFloor.arguments = ["http-floor-server", httpFloorSocket]
+    let httpFloorOut = Pipe()
+    httpFloor.standardOutput = httpFloorOut
+    try httpFloor.run()
+    defer { httpFloor.terminate(); httpFloor.waitUntilExit() }
+    _ = httpFloorOut.fileHandleForReading.availableData
 
     // credbrokerd.
     let socket = root + "/run/broker.sock"
@@ -84,10 +96,14 @@ func socketBench() throws {
         let floorCPU0 = cpuSeconds(floor.processIdentifier)
         let f = try runLoad(socket: floorSocket, request: floorRequest, connections: n, seconds: seconds, group: group)
         let floorCPU = cpuSeconds(floor.processIdentifier) - floorCPU0
+        let httpCPU0 = cpuSeconds(httpFloor.processIdentifier)
+        let h = try runLoad(socket: httpFloorSocket, request: floorRequest, connections: n, seconds: seconds, group: group)
+        let httpCPU = cpuSeconds(httpFloor.processIdentifier) - httpCPU0
         let daemonCPU0 = cpuSeconds(daemon.processIdentifier)
         let d = try runLoad(socket: socket, request: tokenRequest, connections: n, seconds: seconds, group: group)
         let daemonCPU = cpuSeconds(daemon.processIdentifier) - daemonCPU0
         print(row(f, "floor", nil, cpu: floorCPU))
+        print(row(h, "NIOHTTP1 floor", f, cpu: httpCPU))
         print(row(d, "credbrokerd", f, cpu: daemonCPU))
         if n == 64 { at64 = (f, d) }
     }

@@ -17,6 +17,7 @@ switch CommandLine.arguments.dropFirst().first {
 case "vault": try vaultBench()
 case "socket": try socketBench()
 case "floor-server": try floorServer(path: CommandLine.arguments[2])
+case "http-floor-server": try httpFloorServer(path: CommandLine.arguments[2])
 default:
     FileHandle.standardError.write(Data(usage.utf8))
     exit(64)
