@@ -57,15 +57,23 @@ public enum Digest {
 
     /// Lowercase hexadecimal.
     public static func hex(_ bytes: some Collection<UInt8>) -> String {
+        hex(Array(bytes))
+    }
+
+    /// Lowercase hexadecimal of an array (the audit writer's per-line MAC: kept concrete so
+    /// it is not a generic walk across a module boundary).
+    public static func hex(_ bytes: [UInt8]) -> String {
         let count = bytes.count * 2
-        return unsafe String(unsafeUninitializedCapacity: count) { out in
-            var i = 0
-            for b in bytes {
-                unsafe out[i] = hexDigit(b >> 4)
-                unsafe out[i + 1] = hexDigit(b & 0x0F)
-                i += 2
+        return unsafe bytes.withUnsafeBufferPointer { input in
+            unsafe String(unsafeUninitializedCapacity: count) { out in
+                var i = 0
+                for b in unsafe input {
+                    unsafe out[i] = hexDigit(b >> 4)
+                    unsafe out[i + 1] = hexDigit(b & 0x0F)
+                    i += 2
+                }
+                return count
             }
-            return count
         }
     }
 
