@@ -2,8 +2,9 @@ import BrokerCore
 import BrokerCrypto
 import BrokerSystem
 import BrokerWire
-import Foundation
+import FoundationEssentials
 import Glibc
+import NIOPosix
 
 /// The audit log: JSON lines in a 0600 file, each carrying an HMAC-SHA-256 chained over the
 /// line before it (docs/spec/audit.md).
@@ -21,7 +22,7 @@ import Glibc
 final class AuditLog: @unchecked Sendable {
     let path: String
     let settings: Configuration.AuditSettings
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var queue: [Item] = []
     private var stopping = false
     private var stopped = false
@@ -44,10 +45,12 @@ final class AuditLog: @unchecked Sendable {
     private var publicKey: [UInt8]?
     private var seq: Int64 = 0
     private var lastMAC = [UInt8](repeating: 0, count: 32)
-    private var lastSync = Date()
+    private var lastSync = Condition.monotonicSeconds
     /// Bytes a failed write left unwritten; the next flush writes them first.
     private var unwritten: [UInt8] = []
     private let now: @Sendable () -> Int64
+    /// The writer's own thread (one, so lines stay in order).
+    private let writerPool = NIOThreadPool(numberOfThreads: 1)
 
     enum Item {
         case event(AuditEvent)
@@ -75,9 +78,8 @@ final class AuditLog: @unchecked Sendable {
         condition.lock()
         queue.append(.newEpoch(publicKey: publicKey, reason: reason))
         condition.unlock()
-        let thread = Thread { [self] in self.run() }
-        thread.name = "audit-writer"
-        thread.start()
+        writerPool.start()
+        writerPool.submit { [self] _ in self.run() }
     }
 
     /// Queues an event; never blocks on I/O.
@@ -127,11 +129,11 @@ final class AuditLog: @unchecked Sendable {
     }
 
     /// Waits until everything queued so far is written (or `timeout` passes).
-    func flush(timeout: TimeInterval = 5) {
-        let deadline = Date().addingTimeInterval(timeout)
+    func flush(timeout: Double = 5) {
+        let deadline = Condition.monotonicSeconds + timeout
         condition.lock()
-        while (!queue.isEmpty || writing) && Date() < deadline {
-            condition.wait(until: Date().addingTimeInterval(0.01))
+        while (!queue.isEmpty || writing) && Condition.monotonicSeconds < deadline {
+            condition.wait(seconds: 0.01)
         }
         condition.unlock()
     }
@@ -141,9 +143,10 @@ final class AuditLog: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
-        let deadline = Date().addingTimeInterval(5)
-        while !stopped && Date() < deadline { condition.wait(until: Date().addingTimeInterval(0.01)) }
+        let deadline = Condition.monotonicSeconds + 5
+        while !stopped && Condition.monotonicSeconds < deadline { condition.wait(seconds: 0.01) }
         condition.unlock()
+        try? writerPool.syncShutdownGracefully()
     }
 
     // MARK: - Writer thread
@@ -155,7 +158,7 @@ final class AuditLog: @unchecked Sendable {
                 // Nothing queued: sleep until `record` signals (or a second passes, for the
                 // periodic fsync).
                 writerIdle = true
-                condition.wait(until: Date().addingTimeInterval(1))
+                condition.wait(seconds: 1)
                 writerIdle = false
             }
             let batch = queue
@@ -170,9 +173,9 @@ final class AuditLog: @unchecked Sendable {
                 var nothing: [UInt8] = []
                 flushText(&nothing) // retry what a failed write left behind
             }
-            if Date().timeIntervalSince(lastSync) >= 1 || finish {
+            if Condition.monotonicSeconds - lastSync >= 1 || finish {
                 if fd >= 0 { _ = fsync(fd) }
-                lastSync = Date()
+                lastSync = Condition.monotonicSeconds
             }
             if finish {
                 if fd >= 0 { _ = close(fd); fd = -1 }
@@ -368,12 +371,11 @@ final class AuditLog: @unchecked Sendable {
     /// the previous run's last line).
     private func lastLineOfFile() -> Checkpoint? {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
-        let tail = data.suffix(64 * 1024)
-        guard let text = String(data: tail, encoding: .utf8) else { return nil }
-        guard let last = text.split(separator: "\n").last,
-              let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any],
-              let epoch = object["epoch"] as? String, let seq = (object["seq"] as? NSNumber)?.int64Value,
-              let mac = object["mac"] as? String else { return nil }
-        return Checkpoint(epoch: epoch, seq: seq, mac: mac)
+        let tail = Array(data.suffix(64 * 1024))
+        guard let last = tail.split(separator: 0x0A).last,
+              case .object(let object) = (try? JSONValue.parse(Array(last))) ?? .null,
+              let epoch = object["epoch"]?.string, let seq = object["seq"]?.int,
+              let mac = object["mac"]?.string else { return nil }
+        return Checkpoint(epoch: epoch, seq: Int64(seq), mac: mac)
     }
 }

@@ -1,6 +1,6 @@
 import BrokerCrypto
 import BrokerWire
-import Foundation
+import FoundationEssentials
 
 /// Checks an audit file against the vault's audit key pair (docs/spec/audit.md,
 /// "Verification"): every line's MAC, the sequence numbers, the links between epochs, and,
@@ -30,16 +30,17 @@ enum AuditVerifier {
             lines += 1
             let bytes = Array(raw)
             guard bytes.count > macSuffixLength,
-                  let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                  let seq = (object["seq"] as? NSNumber)?.int64Value,
-                  let epoch = object["epoch"] as? String,
-                  let type = object["type"] as? String,
-                  let macHex = object["mac"] as? String
+                  case .object(let object) = (try? JSONValue.parse(bytes)) ?? .null,
+                  let seqInt = object["seq"]?.int,
+                  let epoch = object["epoch"]?.string,
+                  let type = object["type"]?.string,
+                  let macHex = object["mac"]?.string
             else {
                 problems.append("line \(lineNumber): not an audit line")
                 brokenEpoch = true
                 continue
             }
+            let seq = Int64(seqInt)
             let body = Array(bytes[0..<(bytes.count - macSuffixLength)])
             let suffix = String(decoding: bytes[(bytes.count - macSuffixLength)...], as: UTF8.self)
             guard suffix == ",\"mac\":\"\(macHex)\"}" else {
@@ -49,10 +50,10 @@ enum AuditVerifier {
             if type == "epoch" {
                 epochs += 1
                 let previousEnd = lastInFile
-                if let prev = object["prev"] as? [String: Any], let previousEnd {
-                    let pe = prev["epoch"] as? String
-                    let ps = (prev["seq"] as? NSNumber)?.int64Value
-                    let pm = prev["mac"] as? String
+                if let prev = object["prev"]?.object, let previousEnd {
+                    let pe = prev["epoch"]?.string
+                    let ps = prev["seq"]?.int.map { Int64($0) }
+                    let pm = prev["mac"]?.string
                     if pe != previousEnd.epoch || ps != previousEnd.seq || pm != previousEnd.mac {
                         problems.append("line \(lineNumber): epoch \(epoch) does not follow the line before it (lines were removed or reordered before it)")
                     }
@@ -70,7 +71,7 @@ enum AuditVerifier {
                 brokenEpoch = false
                 key = nil
                 authenticated = false
-                if let sealedText = object["sealed_key"] as? String {
+                if let sealedText = object["sealed_key"]?.string {
                     if let sealed = Data(base64Encoded: sealedText), let opened = try? SealedBox.open(Array(sealed), keyPair: keyPair) {
                         key = SecretBox(opened)
                         authenticated = true

@@ -3,7 +3,7 @@ import BrokerCrypto
 import BrokerSystem
 import BrokerVault
 import BrokerWire
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

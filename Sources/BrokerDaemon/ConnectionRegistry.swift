@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Per-client resource bounds (invariant 6): connections in total and per uid, a request

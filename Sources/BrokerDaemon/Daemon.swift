@@ -3,7 +3,7 @@ import BrokerCrypto
 import BrokerSystem
 import BrokerVault
 import BrokerWire
-import Foundation
+import FoundationEssentials
 public import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,6 @@
 import BrokerCore
 import BrokerWire
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 

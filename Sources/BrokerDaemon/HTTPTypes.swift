@@ -1,6 +1,6 @@
 import BrokerCore
 import BrokerWire
-import Foundation
+import FoundationEssentials
 
 /// A whole request as the router sees it: the head, the body (bounded), and who sent it.
 struct Request {

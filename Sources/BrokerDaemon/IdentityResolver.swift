@@ -1,6 +1,6 @@
 import BrokerCore
 import BrokerSystem
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 
 /// Turns the kernel's (pid, uid, gid) into a Caller: the uid's name and groups from the user

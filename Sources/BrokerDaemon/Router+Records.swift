@@ -1,7 +1,7 @@
 import BrokerCore
 import BrokerVault
 import BrokerWire
-import Foundation
+import FoundationEssentials
 import NIOCore
 
 extension Router {

@@ -55,3 +55,16 @@ public enum Terminal {
         try fd.writeAll(Array(text.utf8))
     }
 }
+
+extension Terminal {
+    /// Writes `text` to standard error (fd 2) whole, for processes that link no Foundation.
+    public static func writeStandardError(_ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = unsafe bytes.withUnsafeBytes { b in unsafe Glibc.write(2, b.baseAddress! + offset, b.count - offset) }
+            if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+            offset += n
+        }
+    }
+}

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Typed record payloads: versioned JSON, encrypted as a whole (docs/spec/vault.md). New
 /// optional fields need no format change; readers ignore fields they do not know.

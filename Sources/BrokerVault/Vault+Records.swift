@@ -1,5 +1,5 @@
 public import BrokerCrypto
-public import Foundation
+public import FoundationEssentials
 
 extension Vault {
     // MARK: - Profiles

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 // The request and response bodies of docs/spec/api.md. JSON members are snake_case;
 // unknown members in a request are ignored (so newer clients work with older daemons),

@@ -2,7 +2,7 @@ import ArgumentParser
 import BrokerCore
 import BrokerDaemon
 import BrokerSystem
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// credbrokerd: parse the flags, harden the process, run the daemon.
@@ -37,7 +37,7 @@ struct Credbrokerd: AsyncParsableCommand {
 
     func run() async throws {
         do { try ProcessHardening.apply() } catch {
-            FileHandle.standardError.write(Data("credbrokerd: error: cannot harden the process: \(error)\n".utf8))
+            Terminal.writeStandardError("credbrokerd: error: cannot harden the process: \(error)\n")
             throw ExitCode(1)
         }
         var options = DaemonOptions()
@@ -58,7 +58,7 @@ struct Credbrokerd: AsyncParsableCommand {
         do {
             try await Daemon.run(options, logger: logger)
         } catch let error as DaemonError {
-            FileHandle.standardError.write(Data("credbrokerd: error: \(error.message)\n".utf8))
+            Terminal.writeStandardError("credbrokerd: error: \(error.message)\n")
             throw ExitCode(1)
         }
     }
