@@ -80,6 +80,7 @@ func socketBench() throws {
     guard probe.status == 200 else { throw BenchError("token request failed: \(String(decoding: probe.body, as: UTF8.self))") }
     usleep(500_000)
     let idleRSS = rssKiB(daemon.processIdentifier)
+    let idleSplit = rssSplitKiB(daemon.processIdentifier)
 
     let body = Array(#"{"profile":"bench","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#.utf8)
     let tokenRequest = HTTPRequestWriter.request(method: "POST", path: "/v1/token", body: body)
@@ -109,10 +110,11 @@ func socketBench() throws {
     }
     let loadedRSS = rssKiB(daemon.processIdentifier)
     print("")
-    print("| daemon memory | RSS |")
-    print("|---|---|")
-    print("| idle (unlocked, one grant cached) | \(idleRSS / 1024) MiB (\(idleRSS) KiB) |")
-    print("| after the runs above | \(loadedRSS / 1024) MiB (\(loadedRSS) KiB) |")
+    let loadedSplit = rssSplitKiB(daemon.processIdentifier)
+    print("| daemon memory | RSS | of which anonymous | of which file-backed (shared libraries, the binary) |")
+    print("|---|---|---|---|")
+    print("| idle (unlocked, one grant cached) | \(idleRSS / 1024) MiB (\(idleRSS) KiB) | \(idleSplit.anon) KiB | \(idleSplit.file) KiB |")
+    print("| after the runs above | \(loadedRSS / 1024) MiB (\(loadedRSS) KiB) | \(loadedSplit.anon) KiB | \(loadedSplit.file) KiB |")
     if let (f, d) = at64 {
         print("")
         print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
@@ -152,6 +154,17 @@ func rssKiB(_ pid: Int32) -> Int {
         return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
     }
     return -1
+}
+
+func rssSplitKiB(_ pid: Int32) -> (anon: Int, file: Int) {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
+    var anon = -1, file = -1
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if line.hasPrefix("RssAnon:") { anon = Int(fields[1]) ?? -1 }
+        if line.hasPrefix("RssFile:") { file = Int(fields[1]) ?? -1 }
+    }
+    return (anon, file)
 }
 
 func call(_ socket: String, _ method: String, _ path: String, _ json: String? = nil) throws -> HTTPResponse {
