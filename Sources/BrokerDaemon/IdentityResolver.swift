@@ -37,9 +37,15 @@ final class IdentityResolver: @unchecked Sendable {
         }
         var groups = entry.groups
         if !groups.contains(credentials.gid) { groups.append(credentials.gid) }
+        var unit = ProcessInspector.unit(of: credentials.pid)
+        var executable = ProcessInspector.executable(of: credentials.pid)
+        // SPIRE's IsAlive: if the process that connected is gone, /proc/PID may already
+        // describe another process with a reused pid; trust neither reading then.
+        if !ProcessInspector.isAlive(credentials.pid) {
+            unit = nil
+            executable = nil
+        }
         return Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid, userName: entry.userName,
-                      groups: groups, groupNames: entry.groupNames,
-                      unit: ProcessInspector.unit(of: credentials.pid),
-                      executable: ProcessInspector.executable(of: credentials.pid))
+                      groups: groups, groupNames: entry.groupNames, unit: unit, executable: executable)
     }
 }

@@ -101,3 +101,20 @@ struct SocketTests {
         #expect(reader.stdout.contains("STOPPING=1"))
     }
 }
+
+@Suite("daemon process hardening")
+struct DaemonHardeningTests {
+    @Test("the running daemon has core size 0 and umask 077")
+    func hardened() throws {
+        let d = try TestDaemon()
+        let pid = d.process!.pid
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        let coreLine = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map(String.init) ?? ""
+        let fields = coreLine.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count >= 6, "\(coreLine)")
+        #expect(fields.count >= 6 && fields[4] == "0" && fields[5] == "0", "\(coreLine)")
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("Umask:\t0077"), "\(status.prefix(400))")
+        #expect(d.stop() == 0)
+    }
+}
