@@ -92,13 +92,21 @@ public enum FileSecurity {
     /// by another uid, or accessible to group or others. Returns nil when it does not exist.
     @discardableResult
     public static func checkPrivateFile(_ path: String, allowedModes: Set<UInt32> = [0o600, 0o400]) throws(FileSecurityError) -> FileStatus? {
+        guard let opened = try openWithoutFollowing(path, refusal: "") else { return nil }
+        try checkOwnerAndMode(opened.status, path: path, allowedModes: allowedModes)
+        return opened.status
+    }
+
+    /// Opens `path` read-only without following a symbolic link and fstats it; nil when it
+    /// does not exist. `refusal` is added to the symlink message ("for config files").
+    static func openWithoutFollowing(_ path: String, refusal: String) throws(FileSecurityError) -> OpenedFile? {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
         } catch {
             if error.errno == ENOENT { return nil }
             if error.errno == ELOOP {
-                throw FileSecurityError(path: path, problem: "\"\(path)\" is a symbolic link, which is refused", fix: "use the real path of the file")
+                throw FileSecurityError(path: path, problem: "\"\(path)\" is a symbolic link, which is refused\(refusal)", fix: "use the real path of the file")
             }
             throw FileSecurityError(path: path, problem: "cannot open \"\(path)\": \(error.reason)", fix: nil)
         }
@@ -106,8 +114,7 @@ public enum FileSecurity {
         do { info = try fd.status() } catch {
             throw FileSecurityError(path: path, problem: "cannot inspect \"\(path)\": \(error.reason)", fix: nil)
         }
-        try checkOwnerAndMode(info, path: path, allowedModes: allowedModes)
-        return info
+        return OpenedFile(fd: fd, status: info)
     }
 
     static func checkOwnerAndMode(_ info: FileStatus, path: String, allowedModes: Set<UInt32>) throws(FileSecurityError) {
@@ -172,4 +179,10 @@ public enum FileSecurity {
         let cwd = String(cString: buffer)
         return cwd == "/" ? "/" + path : cwd + "/" + path
     }
+}
+
+/// A file opened by `openWithoutFollowing`, with its status.
+struct OpenedFile: ~Copyable {
+    let fd: FileDescriptor
+    let status: FileStatus
 }

@@ -8,23 +8,10 @@ public enum TrustedFile {
 
     /// Reads `path` after checking it; returns nil when it does not exist.
     public static func read(_ path: String) throws(FileSecurityError) -> String? {
-        let fd: FileDescriptor
+        guard let opened = try FileSecurity.openWithoutFollowing(path, refusal: " for config and policy files") else { return nil }
+        try check(opened.status, path: path)
         do {
-            fd = try FileDescriptor.open(path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
-        } catch {
-            if error.errno == ENOENT { return nil }
-            if error.errno == ELOOP {
-                throw FileSecurityError(path: path, problem: "\"\(path)\" is a symbolic link, which is refused for config and policy files", fix: "use the real path of the file")
-            }
-            throw FileSecurityError(path: path, problem: "cannot open \"\(path)\": \(error.reason)", fix: nil)
-        }
-        let info: FileStatus
-        do { info = try fd.status() } catch {
-            throw FileSecurityError(path: path, problem: "cannot inspect \"\(path)\": \(error.reason)", fix: nil)
-        }
-        try check(info, path: path)
-        do {
-            let bytes = try fd.readAll(limit: maxBytes)
+            let bytes = try opened.fd.readAll(limit: maxBytes)
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw FileSecurityError(path: path, problem: "\"\(path)\" is not UTF-8 text", fix: nil)
             }

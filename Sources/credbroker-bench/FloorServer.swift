@@ -31,12 +31,17 @@ final class FloorHandler: ChannelInboundHandler {
 }
 
 func floorServer(path: String) throws {
+    try serveReference(path: path) { try $0.syncOperations.addHandler(FloorHandler()) }
+}
+
+/// Binds `path`, prints READY, serves with the handlers `configure` adds, until killed.
+func serveReference(path: String, configure: @escaping @Sendable (ChannelPipeline) throws -> Void) throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     unlink(path)
     let channel = try ServerBootstrap(group: group)
         .serverChannelOption(ChannelOptions.backlog, value: 512)
         .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FloorHandler()) }
+            channel.eventLoop.makeCompletedFuture { try configure(channel.pipeline) }
         }
         .bind(unixDomainSocketPath: path).wait()
     FileHandle.standardOutput.write(Data("READY\n".utf8))
@@ -65,17 +70,8 @@ final class HTTPFloorHandler: ChannelInboundHandler {
 }
 
 func httpFloorServer(path: String) throws {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-    unlink(path)
-    let channel = try ServerBootstrap(group: group)
-        .serverChannelOption(ChannelOptions.backlog, value: 512)
-        .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.configureHTTPServerPipeline(withOutboundHeaderValidation: false)
-                try channel.pipeline.syncOperations.addHandler(HTTPFloorHandler())
-            }
-        }
-        .bind(unixDomainSocketPath: path).wait()
-    FileHandle.standardOutput.write(Data("READY\n".utf8))
-    try channel.closeFuture.wait()
+    try serveReference(path: path) { pipeline in
+        try pipeline.syncOperations.configureHTTPServerPipeline(withOutboundHeaderValidation: false)
+        try pipeline.syncOperations.addHandler(HTTPFloorHandler())
+    }
 }

@@ -32,27 +32,13 @@ func socketBench() throws {
         \(option("--daemon-threads", "").isEmpty ? "" : "threads = " + option("--daemon-threads", ""))
         """)
 
-    // The floor.
+    // The floor, and the same answer through NIOHTTP1.
     let floorSocket = root + "/floor.sock"
-    let floor = Process()
-    floor.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    floor.arguments = ["floor-server", floorSocket]
-    let floorOut = Pipe()
-    floor.standardOutput = floorOut
-    try floor.run()
+    let floor = try startReferenceServer("floor-server", socket: floorSocket)
     defer { floor.terminate(); floor.waitUntilExit() }
-    _ = floorOut.fileHandleForReading.availableData
-
-    // The same answer through NIOHTTP1.
     let httpFloorSocket = root + "/http-floor.sock"
-    let httpFloor = Process()
-    httpFloor.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    httpFloor.arguments = ["http-floor-server", httpFloorSocket]
-    let httpFloorOut = Pipe()
-    httpFloor.standardOutput = httpFloorOut
-    try httpFloor.run()
+    let httpFloor = try startReferenceServer("http-floor-server", socket: httpFloorSocket)
     defer { httpFloor.terminate(); httpFloor.waitUntilExit() }
-    _ = httpFloorOut.fileHandleForReading.availableData
 
     // credbrokerd.
     let socket = root + "/run/broker.sock"
@@ -120,6 +106,18 @@ func socketBench() throws {
         print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
                      d.perSecond, 100 * d.perSecond / f.perSecond, d.p99 * 1e3, d.p99 / f.p99, f.p99 * 1e3))
     }
+}
+
+/// Starts this executable as a reference server and waits for its READY line.
+func startReferenceServer(_ command: String, socket: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = [command, socket]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    _ = output.fileHandleForReading.availableData
+    return process
 }
 
 func row(_ r: LoadReport, _ server: String, _ floor: LoadReport?, cpu: Double) -> String {

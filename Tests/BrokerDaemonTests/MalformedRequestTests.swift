@@ -4,18 +4,6 @@ import BrokerWire
 import Foundation
 import Testing
 
-/// A deterministic generator (SplitMix64) so a failure names a reproducible case.
-struct SeededRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// One malformed request and the status it must get (nil: the daemon may close without an
 /// answer, e.g. an early close).
@@ -34,7 +22,7 @@ enum MalformedCorpus {
     }
 
     static func generate(count: Int, seed: UInt64) -> [MalformedCase] {
-        var rng = SeededRandom(state: seed)
+        var rng = SplitMix64(seed: seed)
         var out: [MalformedCase] = []
         let badJSON: [String] = ["{", "}", "[]", "null", "{\"profile\":}", "{\"profile\":\"dev\",}", "\"text\"", "{\"profile\":\"dev\" \"provider\":\"x\"}", "nan", "{\"a\":1e999999}"]
         let wrongTypes: [String] = [
