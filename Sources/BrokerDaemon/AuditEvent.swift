@@ -4,9 +4,35 @@ import BrokerWire
 
 /// One audit line's facts. Never a secret: tokens appear only as a fingerprint (the first
 /// 8 hex digits of their SHA-256).
+/// A connection's caller as the audit log writes it: encoded once, by the writer thread,
+/// then reused for every line of that connection.
+///
+/// @unchecked Sendable: `caller` is immutable; `encoded` is read and written only by the
+/// audit writer thread (the one consumer of events).
+final class AuditCaller: @unchecked Sendable {
+    let caller: Caller
+    private var encoded: [UInt8]?
+
+    init(_ caller: Caller) { self.caller = caller }
+
+    var json: [UInt8] {
+        if let encoded { return encoded }
+        var line = JSONLine()
+        line.int("uid", Int64(caller.uid))
+        line.int("gid", Int64(caller.gid))
+        line.int("pid", Int64(caller.pid))
+        line.string("user", caller.userName)
+        line.string("unit", caller.unit)
+        line.string("exe", caller.executable)
+        let bytes = line.closed
+        encoded = bytes
+        return bytes
+    }
+}
+
 struct AuditEvent: Sendable {
     var time: Int64
-    var caller: Caller?
+    var caller: AuditCaller?
     var route: String
     var profile: String?
     var provider: String?
@@ -20,7 +46,7 @@ struct AuditEvent: Sendable {
     var tokenFingerprint: String?
     var detail: String?
 
-    init(time: Int64, caller: Caller?, route: String, result: String) {
+    init(time: Int64, caller: AuditCaller?, route: String, result: String) {
         self.time = time
         self.caller = caller
         self.route = route
@@ -96,14 +122,7 @@ extension AuditEvent {
     /// The event's members, in their fixed order, after `seq`, `time` and `epoch`.
     func write(into line: inout JSONLine) {
         if let c = caller {
-            var callerJSON = JSONLine()
-            callerJSON.int("uid", Int64(c.uid))
-            callerJSON.int("gid", Int64(c.gid))
-            callerJSON.int("pid", Int64(c.pid))
-            callerJSON.string("user", c.userName)
-            callerJSON.string("unit", c.unit)
-            callerJSON.string("exe", c.executable)
-            line.raw("caller", callerJSON.closed)
+            line.raw("caller", c.json)
         } else {
             line.null("caller")
         }

@@ -205,7 +205,7 @@ final class AuditLog: @unchecked Sendable {
                 var line = JSONLine()
                 seq += 1
                 line.int("seq", seq)
-                line.string("time", RFC3339.string(unixSeconds: event.time))
+                line.string("time", timeText(event.time))
                 line.string("epoch", epochID)
                 line.string("type", "event")
                 event.write(into: &line)
@@ -232,6 +232,14 @@ final class AuditLog: @unchecked Sendable {
             writtenCheckpoint = lastCheckpoint
             condition.unlock()
         }
+    }
+
+    private var lastTime: (seconds: Int64, text: String) = (-1, "")
+
+    /// RFC 3339 of `seconds`, formatted once per second (writer thread).
+    private func timeText(_ seconds: Int64) -> String {
+        if lastTime.seconds != seconds { lastTime = (seconds, RFC3339.string(unixSeconds: seconds)) }
+        return lastTime.text
     }
 
     private func currentCheckpoint() -> Checkpoint {

@@ -115,6 +115,7 @@ final class RequestHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let caller: Caller
+    private let auditCaller: AuditCaller
     private let router: Router
     private let registry: ConnectionRegistry
     private let limits: Configuration.Limits
@@ -126,6 +127,7 @@ final class RequestHandler: ChannelInboundHandler {
 
     init(caller: Caller, router: Router, registry: ConnectionRegistry, limits: Configuration.Limits, timeouts: ConnectionTimeoutHandler) {
         self.caller = caller
+        self.auditCaller = AuditCaller(caller)
         self.router = router
         self.registry = registry
         self.limits = limits
@@ -191,7 +193,7 @@ final class RequestHandler: ChannelInboundHandler {
             pathPart = Substring(uri)
         }
         let request = Request(method: h.method.rawValue, path: String(pathPart), query: query,
-                              contentType: h.headers.first(name: "content-type"), body: body, caller: caller)
+                              contentType: h.headers.first(name: "content-type"), body: body, caller: caller, auditCaller: auditCaller)
         registry.requestStarted()
         switch router.route(request, eventLoop: context.eventLoop) {
         case .now(let response):

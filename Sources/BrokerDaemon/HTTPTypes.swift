@@ -11,6 +11,8 @@ struct Request {
     var contentType: String?
     var body: [UInt8]
     var caller: Caller
+    /// The same caller, for audit lines (encoded once per connection).
+    var auditCaller: AuditCaller
 }
 
 /// A response: a status, a JSON (or text) body, and whether to close the connection.

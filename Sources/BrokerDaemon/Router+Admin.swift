@@ -10,7 +10,7 @@ import NIOCore
 extension Router {
     func admin(_ request: Request, name: String, eventLoop: any EventLoop) -> RouteResult {
         let caller = request.caller
-        var event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: caller, route: "/v1/admin/" + name, result: "ok")
+        var event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: request.auditCaller, route: "/v1/admin/" + name, result: "ok")
         // Routes under profiles/ carry names in the path.
         let segments = name.split(separator: "/", omittingEmptySubsequences: false)
         let isProfiles = segments.first == "profiles"
@@ -204,14 +204,14 @@ extension Router {
                 try vault.unlock(secret)
                 try broker.didUnlock(vault)
                 audit.record(event)
-                logger.notice("vault unlocked", metadata: ["caller.uid": "\(event.caller?.uid ?? 0)", "method": "\(parsed.method)"])
+                logger.notice("vault unlocked", metadata: ["caller.uid": "\(event.caller?.caller.uid ?? 0)", "method": "\(parsed.method)"])
                 return .json(OKResponse(message: "vault unlocked"))
             } catch {
                 let wire = Self.wireError(error)
                 if wire.code == .denied || wire.code == .badRequest {
                     let (failures, delay) = broker.unlockFailed(now: Date())
                     event.detail = "failed unlock \(failures) (method \(parsed.method))" + (delay > 0 ? "; next attempt allowed in \(Int(delay)) s" : "")
-                    logger.warning("failed unlock", metadata: ["caller.uid": "\(event.caller?.uid ?? 0)", "failures": "\(failures)"])
+                    logger.warning("failed unlock", metadata: ["caller.uid": "\(event.caller?.caller.uid ?? 0)", "failures": "\(failures)"])
                 } else {
                     event.detail = wire.message
                 }

@@ -105,7 +105,7 @@ final class Router: Sendable {
 
     func token(_ request: Request, eventLoop: any EventLoop) -> RouteResult {
         let now = Date()
-        var event = AuditEvent(time: Int64(now.timeIntervalSince1970), caller: request.caller, route: "/v1/token", result: "ok")
+        var event = AuditEvent(time: Int64(now.timeIntervalSince1970), caller: request.auditCaller, route: "/v1/token", result: "ok")
         let parsed: TokenRequest
         do {
             try Self.checkContentType(request)
