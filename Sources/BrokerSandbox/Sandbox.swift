@@ -23,6 +23,9 @@ public struct SandboxOptions: Sendable {
 final class Sandbox: Sendable {
     private let state: Mutex<SandboxState>
 
+    /// 2^53 - 1: the largest whole number every JSON reader keeps exactly.
+    static let maxDataSeed: Int64 = 9_007_199_254_740_991
+
     init(options: SandboxOptions) throws {
         var seed: [String: Any]?
         if let path = options.seedFile {
@@ -40,7 +43,14 @@ final class Sandbox: Sendable {
             guard let date = formatter.date(from: text) else { throw SandboxError("seed file: \"data.anchor\" must be a date like 2026-01-05") }
             anchor = date
         }
-        let dataSeed = UInt64((dataOptions?["seed"] as? NSNumber)?.intValue ?? 1)
+        var dataSeed: UInt64 = 1
+        if let value = dataOptions?["seed"] {
+            // Whole numbers only, and ones a double holds exactly: UInt64(-5) would trap.
+            guard let number = value as? NSNumber, let whole = Int64(exactly: number.doubleValue),
+                whole >= 0, whole <= Self.maxDataSeed
+            else { throw SandboxError("seed file: \"data.seed\" must be a whole number from 0 to \(Self.maxDataSeed)") }
+            dataSeed = UInt64(whole)
+        }
         let initial = SandboxState(log: options.log, dataSeed: dataSeed, anchor: anchor)
         initial.settings.microsoftStrictRotation = options.strictRotation
         if let seed { try Self.apply(seed: seed, to: initial) }
