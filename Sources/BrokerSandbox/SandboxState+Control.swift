@@ -154,6 +154,11 @@ extension SandboxState {
         if !client.isPublic, client.secret == nil, client.certificateKey == nil {
             throw SandboxError("a confidential client needs \"client_secret\" or \"certificate_pem\"")
         }
+        // Google issues a secret to every client; one without must be declared public on
+        // purpose (and then must use PKCE), not by the desktop type's default.
+        if provider == .google, client.secret == nil, body["public"] as? Bool != true {
+            throw SandboxError("a Google client without \"client_secret\" must be registered with \"public\": true")
+        }
         if type == "server_to_server", client.accountID == nil { throw SandboxError("a server_to_server app needs \"account_id\"") }
         return client
     }
