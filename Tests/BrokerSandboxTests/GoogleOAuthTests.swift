@@ -38,8 +38,18 @@ struct GoogleOAuthTests {
             let narrow = try s.googleRefresh(tokens.refresh, scope: Scopes.gmailRead)
             #expect(narrow.status == 200)
             #expect(narrow.string("scope") == Scopes.gmailRead)
-            let calendar = try s.request("GET", "/google/oauth2/v3/userinfo", bearer: narrow.string("access_token"))
-            #expect(calendar.status == 403)
+            let narrowed: String = try #require(narrow.string("access_token"))
+            let events = "/google/calendar/v3/calendars/primary/events?maxResults=1"
+            let messages = "/google/gmail/v1/users/me/messages?maxResults=1"
+            // The original token holds both scopes, so a 403 below is the narrowing's doing.
+            let wideCalendar = try s.request("GET", events, bearer: tokens.access)
+            #expect(wideCalendar.status == 200)
+            let droppedScope = try s.request("GET", events, bearer: narrowed)
+            #expect(droppedScope.status == 403)
+            let droppedError = droppedScope.json["error"] as? [String: Any] ?? [:]
+            #expect(droppedError["status"] as? String == "PERMISSION_DENIED")
+            let keptScope = try s.request("GET", messages, bearer: narrowed)
+            #expect(keptScope.status == 200, "\(keptScope.body)")
             let broad = try s.googleRefresh(tokens.refresh, scope: Scopes.gmailRead + " " + Scopes.contacts)
             #expect(broad.status == 400)
             #expect(broad.string("error") == "invalid_scope")
