@@ -74,4 +74,43 @@ struct HostileInputTests {
         let good = try dir.write("good.json", #"{"data": {"seed": 0}}"#)
         _ = try SandboxServer(options: SandboxOptions(seedFile: good, log: { _ in }))
     }
+
+    @Test("Graph $top must be 1 to 1000; paging through @odata.nextLink always ends")
+    func graphTopBounds() async throws {
+        try await TestSandbox.with { s in
+            let token = try s.microsoftTokens(scope: "Mail.Read").access
+            let base = "/microsoft/graph/v1.0/me/messages"
+            for top in ["0", "-1", "1001", "ten"] {
+                let result = try s.google("GET", base + "?$top=" + top, token: token)
+                #expect(result.status == 400, "$top=\(top): \(result.body)")
+                let error = result.json["error"] as? [String: Any] ?? [:]
+                #expect(error["code"] as? String == "BadRequest", "$top=\(top)")
+                #expect(result.json["@odata.nextLink"] == nil)
+            }
+            let whole = try s.google("GET", base + "?$top=1000", token: token)
+            let total: Int = (whole.json["value"] as? [Any])?.count ?? 0
+            #expect(whole.status == 200)
+            #expect(total > 100)
+            #expect(whole.json["@odata.nextLink"] == nil)
+            // A $skip past the end is an empty last page, not a link to itself.
+            let past = try s.google("GET", base + "?$top=5&$skip=100000", token: token)
+            let pastCount: Int = (past.json["value"] as? [Any])?.count ?? -1
+            #expect(past.status == 200)
+            #expect(pastCount == 0)
+            #expect(past.json["@odata.nextLink"] == nil)
+            // Following nextLink from $top=50 reaches the end.
+            var next: String? = s.url + base + "?$top=50"
+            var seen = 0
+            var pages = 0
+            while let link = next, pages < 10 {
+                let page = try s.google("GET", link, token: token)
+                #expect(page.status == 200)
+                seen += (page.json["value"] as? [Any])?.count ?? 0
+                next = page.json["@odata.nextLink"] as? String
+                pages += 1
+            }
+            #expect(next == nil)
+            #expect(seen == total)
+        }
+    }
 }
