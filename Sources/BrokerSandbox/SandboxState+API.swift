@@ -8,7 +8,8 @@ struct APIRoute: Sendable {
     var template: String
     var provider: Provider
     var scopes: [String]
-    /// False for batch endpoints: each inner request is authorized on its own.
+    /// False for Google's batch endpoint, which takes no token of its own: each inner
+    /// request is authorized on its own. Graph's `$batch` needs a valid outer token.
     var authenticated = true
     var handler: @Sendable (SandboxState, APIContext) -> SandboxResponse
 

@@ -498,4 +498,35 @@ struct GraphAPITests {
             #expect(api["GET /microsoft/graph/v1.0/me/events"] == 1)
         }
     }
+
+    @Test("$batch without a valid token is 401 with WWW-Authenticate on the outer request, and no step runs")
+    func batchNeedsToken() async throws {
+        try await TestSandbox.with { s in
+            let google = try s.googleTokens(scope: TestSandbox.fullGoogleScopes).access
+            let body = #"{"requests": [{"id": "1", "method": "POST", "url": "/me/contacts", "headers": {"Content-Type": "application/json"}, "body": {"givenName": "Ghost"}}]}"#
+            let cases: [(String, String?)] = [("none", nil), ("made up", "EwA.made-up"), ("a Google token", google)]
+            for (name, bearer) in cases {
+                let result = try s.request("POST", "/microsoft/graph/v1.0/$batch", headers: ["Content-Type": "application/json"], body: body, bearer: bearer)
+                #expect(result.status == 401, "\(name): \(result.body)")
+                let error = result.json["error"] as? [String: Any] ?? [:]
+                #expect(error["code"] as? String == "InvalidAuthenticationToken", "\(name)")
+                #expect(result.json["responses"] == nil, "\(name)")
+                let challenge: String = result.headers["www-authenticate"] ?? ""
+                #expect(challenge.hasPrefix("Bearer "), "\(name)")
+            }
+            // No step ran: the contact was not created.
+            let graph = try s.microsoftTokens(scope: TestSandbox.fullGraphScopes).access
+            let contacts = try s.google("GET", "/microsoft/graph/v1.0/me/contacts?$top=1000", token: graph)
+            let names: [String] = (contacts.json["value"] as? [[String: Any]] ?? []).compactMap { $0["givenName"] as? String }
+            #expect(contacts.status == 200)
+            #expect(!names.contains("Ghost"))
+            // With a valid token (of any permission) the steps run, each checked on its own.
+            let weak = try s.microsoftTokens(scope: "User.Read").access
+            let allowed = try s.request("POST", "/microsoft/graph/v1.0/$batch", headers: ["Content-Type": "application/json"], body: body, bearer: weak)
+            #expect(allowed.status == 200)
+            let steps = allowed.json["responses"] as? [[String: Any]] ?? []
+            let statuses: [Int] = steps.compactMap { $0["status"] as? Int }
+            #expect(statuses == [403])
+        }
+    }
 }
