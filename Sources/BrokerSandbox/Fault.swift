@@ -46,7 +46,8 @@ struct Fault {
     var target: Target
     var remaining: Int
     var provider: Provider?
-    /// Token faults: only requests from this client.
+    /// Only requests from this client: for token faults the client named in the request,
+    /// for API faults the client the bearer token was issued to.
     var clientID: String?
     /// API faults: only requests whose path contains this text.
     var pathContains: String?

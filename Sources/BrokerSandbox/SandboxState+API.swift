@@ -78,7 +78,10 @@ extension SandboxState {
     func apiCall(_ request: SandboxRequest, route: APIRoute, params: [String: String]) -> SandboxReply {
         apiCallCounts[route.key, default: 0] += 1
         var delay = 0
-        if let fault = takeFault(.api, provider: route.provider, clientID: nil, path: request.path, grantType: nil, hostile: false) {
+        // An API fault's client_id matches the client the bearer token was issued to (for a
+        // service account, its email); a request without a known token matches none.
+        let tokenClient = request.bearerToken.flatMap { accessTokens[$0]?.clientID }
+        if let fault = takeFault(.api, provider: route.provider, clientID: tokenClient, path: request.path, grantType: nil, hostile: false) {
             log("sandbox: fault \(fault.kind.rawValue) on \(request.method) \(request.path)")
             switch fault.kind {
             case .delay: delay = fault.delayMilliseconds

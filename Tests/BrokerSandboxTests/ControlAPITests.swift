@@ -145,6 +145,30 @@ struct FaultTests {
         }
     }
 
+    @Test("an API fault with client_id fires only for tokens of that client, and stays armed until it does")
+    func apiFaultByClient() async throws {
+        try await TestSandbox.with { s in
+            let path = "/google/oauth2/v3/userinfo"
+            let desktop = try s.googleTokens(scope: "openid email").access
+            let webCode = try #require(try s.googleCode(client: Clients.googleWeb, redirect: "http://127.0.0.1:8765/oauth/callback", scope: "openid email", challenge: nil))
+            let webTokens = try s.googleExchange(webCode, client: Clients.googleWeb, secret: Clients.googleWebSecret, redirect: "http://127.0.0.1:8765/oauth/callback", verifier: nil)
+            let web: String = try #require(webTokens.string("access_token"))
+            try arm(s, ["kind": "rate_limit", "target": "api", "client_id": Clients.googleWeb])
+            let other = try s.request("GET", path, bearer: desktop)
+            #expect(other.status == 200)
+            let noToken = try s.request("GET", path)
+            #expect(noToken.status == 401)
+            let armed = try s.control("GET", "faults").json["faults"] as? [[String: Any]] ?? []
+            #expect(armed.count == 1)
+            #expect(armed.first?["client_id"] as? String == Clients.googleWeb)
+            let limited = try s.request("GET", path, bearer: web)
+            #expect(limited.status == 429)
+            let left = try s.control("GET", "faults").json["faults"] as? [Any] ?? []
+            #expect(left.isEmpty)
+            #expect(try s.request("GET", path, bearer: web).status == 200)
+        }
+    }
+
     @Test("malformed fault requests are refused")
     func refusals() async throws {
         try await TestSandbox.with { (s: TestSandbox) async throws -> Void in
