@@ -119,6 +119,10 @@ extension SandboxState {
         guard let token = accessTokens[bearer], token.provider == route.provider, !token.revoked, now < token.expiresAt else {
             return unauthorized(route.provider, tokenGiven: true)
         }
+        // Graph refuses /me to an app-only token before it looks at permissions.
+        if route.provider == .microsoft, token.user == nil, route.template.hasPrefix("/microsoft/graph/v1.0/me") {
+            return graphAppOnly()
+        }
         if !route.scopes.isEmpty, !route.scopes.contains(where: { token.scopes.contains($0) }) {
             return insufficientScope(route)
         }

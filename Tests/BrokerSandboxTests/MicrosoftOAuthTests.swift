@@ -123,7 +123,10 @@ struct MicrosoftOAuthTests {
             #expect(good.status == 200, "\(good.body)")
             #expect(good.string("refresh_token") == nil)
             let me = try s.request("GET", "/microsoft/graph/v1.0/me", bearer: good.string("access_token"))
-            #expect(me.status == 403 || me.status == 400)
+            #expect(me.status == 400)
+            let meError = me.json["error"] as? [String: Any] ?? [:]
+            #expect(meError["code"] as? String == "BadRequest")
+            #expect(meError["message"] as? String == "/me request is only valid with delegated authentication flow.")
             let wrongSecret = try s.form(s.msToken, [
                 ("grant_type", "client_credentials"), ("client_id", Clients.msConfidential),
                 ("client_secret", "nope"), ("scope", "https://graph.microsoft.com/.default"),
