@@ -47,8 +47,15 @@ struct FaultTests {
             #expect(dropped.curlStatus == 52)
             #expect(dropped.status == 0)
             // The Microsoft fault is still armed and fires on a Microsoft request.
-            let ms = try s.microsoftTokens()
-            #expect(ms.access.isEmpty)
+            let code = try #require(try s.microsoftCode())
+            let ms = try s.form(s.msToken, [
+                ("grant_type", "authorization_code"), ("code", code), ("client_id", Clients.msPublic),
+                ("redirect_uri", "http://localhost:4000/cb"), ("code_verifier", PKCE.verifier),
+            ])
+            #expect(ms.status == 400)
+            #expect(ms.string("error") == "invalid_grant")
+            let msText: String = ms.string("error_description") ?? ""
+            #expect(msText.hasPrefix("AADSTS70008: "))
             let list = try s.control("GET", "faults")
             #expect((list.json["faults"] as? [Any])?.count == 0)
         }
