@@ -264,4 +264,31 @@ struct ZoomOAuthTests {
             #expect(wrongSecret.status == 401)
         }
     }
+
+    @Test("the Zoom token endpoint takes its parameters in the query string, as Zoom documents")
+    func accountCredentialsInQuery() async throws {
+        try await TestSandbox.with { s in
+            let path = "/zoom/oauth/token?grant_type=account_credentials&account_id=sandbox-account"
+            let bodiless = try s.request("POST", path, basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(bodiless.status == 200, "\(bodiless.body)")
+            let access: String = bodiless.string("access_token") ?? ""
+            #expect(access.hasPrefix("zm.sandbox-"))
+            let me = try s.request("GET", "/zoom/v2/users/me", bearer: access)
+            #expect(me.status == 200)
+            let emptyForm = try s.form(path, [], basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(emptyForm.status == 200, "\(emptyForm.body)")
+            // A body parameter wins over the same one in the query.
+            let mixed = try s.form("/zoom/oauth/token?grant_type=account_credentials&account_id=other", [("account_id", "sandbox-account")],
+                basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(mixed.status == 200, "\(mixed.body)")
+            let wrong = try s.request("POST", "/zoom/oauth/token?grant_type=account_credentials&account_id=other", basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(wrong.status == 400)
+            let counts = try s.counters()["token_requests"] as? [String: [String: Int]] ?? [:]
+            #expect(counts[Clients.zoomS2S]?["account_credentials"] == 4)
+            // Google and Microsoft still read only the body.
+            let google = try s.request("POST", "/google/token?grant_type=refresh_token&refresh_token=x", basic: (Clients.googleWeb, Clients.googleWebSecret))
+            #expect(google.status == 400)
+            #expect(google.string("error") == "invalid_request")
+        }
+    }
 }
