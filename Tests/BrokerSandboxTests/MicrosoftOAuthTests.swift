@@ -149,6 +149,29 @@ struct MicrosoftOAuthTests {
         }
     }
 
+    @Test("a confidential client may authenticate with HTTP Basic (client_secret_basic)")
+    func clientSecretBasic() async throws {
+        try await TestSandbox.with { s in
+            let pairs: [(String, String)] = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")]
+            let good = try s.form(s.msToken, pairs, basic: (Clients.msConfidential, Clients.msConfidentialSecret))
+            #expect(good.status == 200, "\(good.body)")
+            let access: String = good.string("access_token") ?? ""
+            #expect(access.hasPrefix("EwA.sandbox-"))
+            let wrong = try s.form(s.msToken, pairs, basic: (Clients.msConfidential, "nope"))
+            #expect(wrong.status == 401)
+            #expect(wrong.string("error") == "invalid_client")
+            let wrongText: String = wrong.string("error_description") ?? ""
+            #expect(wrongText.hasPrefix("AADSTS7000215: "))
+            // A public client cannot present a secret this way either.
+            let publicClient = try s.form(s.msToken, pairs, basic: (Clients.msPublic, "x"))
+            #expect(publicClient.status == 401)
+            let publicText: String = publicClient.string("error_description") ?? ""
+            #expect(publicText.hasPrefix("AADSTS700025: "))
+            let counts = try s.counters()["token_requests"] as? [String: [String: Int]] ?? [:]
+            #expect(counts[Clients.msConfidential]?["client_credentials"] == 2)
+        }
+    }
+
     @Test("client credentials with a certificate assertion: RS256 checked, expiry checked")
     func clientCredentialsCertificate() async throws {
         try await TestSandbox.with { s in
