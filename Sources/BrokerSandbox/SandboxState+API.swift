@@ -89,6 +89,15 @@ extension SandboxState {
             case .invalidToken: return SandboxReply(unauthorized(route.provider, tokenGiven: true))
             case .rateLimit:
                 return SandboxReply(apiError(route.provider, 429, "Rate Limit Exceeded", googleStatus: "RESOURCE_EXHAUSTED", graphCode: "TooManyRequests",
+                    reason: "rateLimitExceeded", domain: "usageLimits", headers: [("Retry-After", String(fault.retryAfterSeconds))]))
+            case .rateLimit403, .userRateLimit:
+                // Calendar signals rate limits with 403 and a usageLimits reason; Graph and
+                // Zoom have no such form and answer 429.
+                let user = fault.kind == .userRateLimit
+                let message = user ? "User Rate Limit Exceeded" : "Rate Limit Exceeded"
+                let status = route.provider == .google ? 403 : 429
+                return SandboxReply(apiError(route.provider, status, message, googleStatus: "PERMISSION_DENIED", graphCode: "TooManyRequests",
+                    reason: user ? "userRateLimitExceeded" : "rateLimitExceeded", domain: "usageLimits",
                     headers: [("Retry-After", String(fault.retryAfterSeconds))]))
             case .unavailable:
                 return SandboxReply(apiError(route.provider, 503, "The service is currently unavailable.", googleStatus: "UNAVAILABLE", graphCode: "ServiceNotAvailable",
@@ -179,11 +188,11 @@ extension SandboxState {
     /// Graph's `{"error":{code,message,innerError}}`, Zoom's `{code,message}`.
     func apiError(
         _ provider: Provider, _ status: Int, _ message: String, googleStatus: String = "INVALID_ARGUMENT", graphCode: String = "BadRequest",
-        reason: String = "badRequest", headers: [(name: String, value: String)] = []
+        reason: String = "badRequest", domain: String = "global", headers: [(name: String, value: String)] = []
     ) -> SandboxResponse {
         switch provider {
         case .google:
-            let detail: [String: Any] = ["message": message, "domain": "global", "reason": reason]
+            let detail: [String: Any] = ["message": message, "domain": domain, "reason": reason]
             let error: [String: Any] = ["code": status, "message": message, "status": googleStatus, "errors": [detail]]
             return .json(status, ["error": error], headers: headers)
         case .microsoft:

@@ -185,7 +185,7 @@ extension SandboxState {
             let names = Fault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
             throw SandboxError("\"kind\" must be one of \(names)")
         }
-        let defaultTarget: Fault.Target = kind == .invalidToken ? .api : .token
+        let defaultTarget: Fault.Target = kind.applies(to: .token) ? .token : .api
         let targetName = (body["target"] as? String) ?? defaultTarget.rawValue
         guard let target = Fault.Target(rawValue: targetName) else { throw SandboxError("\"target\" must be token or api") }
         guard kind.applies(to: target) else { throw SandboxError("fault \(kind.rawValue) does not apply to \(target.rawValue) requests") }

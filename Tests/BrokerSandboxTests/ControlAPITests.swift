@@ -176,6 +176,40 @@ struct FaultTests {
         }
     }
 
+    @Test("Google rate-limit faults: 429 rateLimitExceeded, and Calendar's 403 rateLimitExceeded and userRateLimitExceeded")
+    func googleRateLimitShapes() async throws {
+        try await TestSandbox.with { s in
+            let token = try s.googleTokens(scope: Scopes.calendarRead).access
+            let path = "/google/calendar/v3/calendars/primary/events?maxResults=1"
+            let cases: [(kind: String, status: Int, reason: String, message: String)] = [
+                ("rate_limit", 429, "rateLimitExceeded", "Rate Limit Exceeded"),
+                ("rate_limit_403", 403, "rateLimitExceeded", "Rate Limit Exceeded"),
+                ("user_rate_limit", 403, "userRateLimitExceeded", "User Rate Limit Exceeded"),
+            ]
+            for item in cases {
+                try arm(s, ["kind": item.kind, "target": "api", "retry_after": 4])
+                let result = try s.request("GET", path, bearer: token)
+                #expect(result.status == item.status, "\(item.kind)")
+                #expect(result.headers["retry-after"] == "4", "\(item.kind)")
+                let error = result.json["error"] as? [String: Any] ?? [:]
+                let detail: [String: Any] = (error["errors"] as? [[String: Any]])?.first ?? [:]
+                #expect(error["code"] as? Int == item.status, "\(item.kind)")
+                #expect(error["message"] as? String == item.message, "\(item.kind)")
+                #expect(detail["reason"] as? String == item.reason, "\(item.kind)")
+                #expect(detail["domain"] as? String == "usageLimits", "\(item.kind)")
+                #expect(try s.request("GET", path, bearer: token).status == 200, "\(item.kind)")
+            }
+            // The 403 kinds are API faults only; on Graph they are a 429.
+            #expect(try s.control("POST", "faults", #"{"kind": "user_rate_limit", "target": "token"}"#).status == 400)
+            let graph = try s.microsoftTokens(scope: "Calendars.Read").access
+            try arm(s, ["kind": "user_rate_limit", "target": "api"])
+            let graphLimited = try s.request("GET", "/microsoft/graph/v1.0/me/events", bearer: graph)
+            #expect(graphLimited.status == 429)
+            let graphError = graphLimited.json["error"] as? [String: Any] ?? [:]
+            #expect(graphError["code"] as? String == "TooManyRequests")
+        }
+    }
+
     @Test("malformed fault requests are refused")
     func refusals() async throws {
         try await TestSandbox.with { (s: TestSandbox) async throws -> Void in
