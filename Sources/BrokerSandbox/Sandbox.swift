@@ -36,11 +36,20 @@ final class Sandbox: Sendable {
             seed = object
         }
         let dataOptions = seed?["data"] as? [String: Any]
+        if let dataOptions {
+            do {
+                try SandboxState.refuseUnknownKeys(dataOptions, known: ["seed", "anchor"], in: "\"data\"")
+            } catch let error as SandboxError {
+                throw SandboxError("seed file: \(error.message)")
+            }
+        }
         var anchor: Date?
-        if let text = dataOptions?["anchor"] as? String {
+        if let value = dataOptions?["anchor"] {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withFullDate]
-            guard let date = formatter.date(from: text) else { throw SandboxError("seed file: \"data.anchor\" must be a date like 2026-01-05") }
+            guard let text = value as? String, let date = formatter.date(from: text) else {
+                throw SandboxError("seed file: \"data.anchor\" must be a date like 2026-01-05")
+            }
             anchor = date
         }
         var dataSeed: UInt64 = 1
@@ -60,6 +69,12 @@ final class Sandbox: Sendable {
     private static func apply(seed: [String: Any], to state: SandboxState) throws {
         let known: Set<String> = ["clients", "users", "service_accounts", "settings", "data", "replace_defaults"]
         for key in seed.keys where !known.contains(key) { throw SandboxError("seed file: unknown key \"\(key)\"") }
+        for key in ["clients", "users", "service_accounts"] where seed[key] != nil && !(seed[key] is [Any]) {
+            throw SandboxError("seed file: \"\(key)\" must be an array")
+        }
+        for key in ["settings", "data"] where seed[key] != nil && !(seed[key] is [String: Any]) {
+            throw SandboxError("seed file: \"\(key)\" must be an object")
+        }
         if seed["replace_defaults"] as? Bool == true {
             state.clients = [:]
             state.clientOrder = []

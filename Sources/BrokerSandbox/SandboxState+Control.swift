@@ -127,7 +127,23 @@ extension SandboxState {
         settings = updated
     }
 
+    static let clientKeys: Set<String> = [
+        "provider", "client_id", "type", "client_secret", "public", "redirect_uris", "account_id", "permissions", "tenant",
+        "certificate_pem",
+    ]
+    static let userKeys: Set<String> = ["email", "name", "id", "consents"]
+    static let serviceAccountKeys: Set<String> = ["email", "public_key_pem", "key_id", "delegation"]
+
+    /// Refuses a key `known` does not list, naming it: a misspelt key would otherwise be
+    /// ignored and the registration silently differ from what was meant.
+    static func refuseUnknownKeys(_ body: [String: Any], known: Set<String>, in what: String) throws {
+        for key in body.keys.sorted() where !known.contains(key) {
+            throw SandboxError("unknown key \"\(key)\" in \(what) (known: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
     static func parseClient(_ body: [String: Any]) throws -> ClientRecord {
+        try refuseUnknownKeys(body, known: clientKeys, in: "a client")
         guard let name = body["provider"] as? String, let provider = Provider(rawValue: name) else {
             throw SandboxError("\"provider\" must be google, microsoft or zoom")
         }
@@ -164,6 +180,7 @@ extension SandboxState {
     }
 
     static func parseUser(_ body: [String: Any], index: Int) throws -> UserRecord {
+        try refuseUnknownKeys(body, known: userKeys, in: "a user")
         guard let email = body["email"] as? String, email.contains("@") else { throw SandboxError("\"email\" is required") }
         let name = (body["name"] as? String) ?? String(email.split(separator: "@")[0])
         let id = (body["id"] as? String) ?? "2000000000000000\(10_000 + index)"
@@ -171,6 +188,7 @@ extension SandboxState {
     }
 
     static func parseServiceAccount(_ body: [String: Any]) throws -> ServiceAccountRecord {
+        try refuseUnknownKeys(body, known: serviceAccountKeys, in: "a service account")
         guard let email = body["email"] as? String, email.contains("@") else { throw SandboxError("\"email\" is required") }
         guard let pem = body["public_key_pem"] as? String else { throw SandboxError("\"public_key_pem\" is required") }
         let key: RSAPublicKey

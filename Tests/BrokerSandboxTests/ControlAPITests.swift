@@ -333,6 +333,36 @@ struct ControlTests {
         }
     }
 
+    @Test("unknown keys inside clients, users, service accounts and data are refused, naming the key")
+    func nestedUnknownKeys() async throws {
+        let dir = try TemporaryDirectory()
+        let cases: [(String, String)] = [
+            (#"{"clients": [{"provider": "google", "type": "web", "client_id": "x", "secret": "y"}]}"#, #"unknown key "secret" in a client"#),
+            (#"{"users": [{"email": "a@sandbox.test", "nmae": "A"}]}"#, #"unknown key "nmae" in a user"#),
+            (#"{"service_accounts": [{"email": "r@p.iam.gserviceaccount.com", "public_key": "k"}]}"#, #"unknown key "public_key" in a service account"#),
+            (#"{"data": {"seed": 3, "ancor": "2026-01-05"}}"#, #"unknown key "ancor" in "data""#),
+            (#"{"clients": {"provider": "google"}}"#, #""clients" must be an array"#),
+            (#"{"data": {"anchor": 5}}"#, #""data.anchor" must be a date"#),
+        ]
+        for (text, message) in cases {
+            let path = try dir.write("seed.json", text)
+            var thrown = ""
+            do {
+                _ = try SandboxServer(options: SandboxOptions(seedFile: path, log: { _ in }))
+            } catch let error as SandboxError {
+                thrown = error.message
+            }
+            #expect(thrown.hasPrefix("seed file: "), "\(text)")
+            #expect(thrown.contains(message), "\(text): \(thrown)")
+        }
+        try await TestSandbox.with { s in
+            let result = try s.control("POST", "clients", #"{"provider": "google", "type": "web", "client_id": "x", "client_secret": "y", "redirect_uri": "https://x.test/cb"}"#)
+            #expect(result.status == 400)
+            let text: String = result.string("error") ?? ""
+            #expect(text.contains(#"unknown key "redirect_uri" in a client"#))
+        }
+    }
+
     @Test("a seed file adds clients and users and sets lifetimes; a bad one is refused")
     func seedFile() async throws {
         let dir = try TemporaryDirectory()
