@@ -96,11 +96,25 @@ extension SandboxState {
     func countersJSON() -> [String: Any] {
         var byClient: [String: Any] = [:]
         for (client, grants) in tokenRequestCounts { byClient[client] = grants }
+        var byHash: [String: Int] = [:]
+        for (token, count) in refreshCounts { byHash[Self.tokenHash(token), default: 0] += count }
         return [
-            "token_requests": byClient, "refreshes": refreshCounts, "api_calls": apiCallCounts,
+            "token_requests": byClient, "refreshes": refreshCounts, "refresh_hashes": byHash, "api_calls": apiCallCounts,
             "in_flight_token_requests": inFlightTokenRequests,
             "max_concurrent_token_requests": maxConcurrentTokenRequests,
         ]
+    }
+
+    /// A stable short name for a token in the counters: the first 16 hex digits of its
+    /// SHA-256 (`printf %s "$TOKEN" | sha256sum | cut -c1-16`).
+    static func tokenHash(_ token: String) -> String {
+        let digits = Array("0123456789abcdef")
+        var text = ""
+        for byte in SHA256.hash(Array(token.utf8)).prefix(8) {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return text
     }
 
     func applySettings(_ body: [String: Any]) throws {

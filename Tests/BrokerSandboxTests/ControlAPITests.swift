@@ -333,6 +333,26 @@ struct ControlTests {
         }
     }
 
+    @Test("refreshes are also counted by a short hash of the refresh token: the first 16 hex digits of its SHA-256")
+    func refreshHashes() async throws {
+        try await TestSandbox.with { s in
+            let tokens = try s.googleTokens(scope: Scopes.calendarRead)
+            #expect(try s.googleRefresh(tokens.refresh).status == 200)
+            #expect(try s.googleRefresh(tokens.refresh).status == 200)
+            let digest = try Subprocess.run("sha256sum", [], stdin: tokens.refresh, timeout: 30)
+            let hash = String(digest.stdout.prefix(16))
+            #expect(hash.count == 16)
+            let counters = try s.counters()
+            let hashes = counters["refresh_hashes"] as? [String: Int] ?? [:]
+            #expect(hashes[hash] == 2)
+            #expect(hashes.count == 1)
+            let raw = counters["refreshes"] as? [String: Int] ?? [:]
+            #expect(raw[tokens.refresh] == 2)
+            let reset = try s.control("DELETE", "counters")
+            #expect((reset.json["refresh_hashes"] as? [String: Int])?.isEmpty == true)
+        }
+    }
+
     @Test("unknown keys inside clients, users, service accounts and data are refused, naming the key")
     func nestedUnknownKeys() async throws {
         let dir = try TemporaryDirectory()
