@@ -72,6 +72,8 @@ extension SandboxState {
         APIRoute(method: "GET", template: "/microsoft/graph/v1.0/me/contacts/{id}", provider: .microsoft, scopes: graphContactsRead) { $0.graphContactGet($1) },
         APIRoute(method: "PATCH", template: "/microsoft/graph/v1.0/me/contacts/{id}", provider: .microsoft, scopes: [m + "Contacts.ReadWrite"]) { $0.graphContactUpdate($1) },
         APIRoute(method: "DELETE", template: "/microsoft/graph/v1.0/me/contacts/{id}", provider: .microsoft, scopes: [m + "Contacts.ReadWrite"]) { $0.graphContactDelete($1) },
-        APIRoute(method: "POST", template: "/microsoft/graph/v1.0/$batch", provider: .microsoft, scopes: [], authenticated: false) { $0.graphBatch($1) },
+        // Graph checks the outer request's token (401 before any step runs); a step may
+        // still carry its own Authorization header, as the sandbox allows.
+        APIRoute(method: "POST", template: "/microsoft/graph/v1.0/$batch", provider: .microsoft, scopes: []) { $0.graphBatch($1) },
     ]
 }

@@ -3,6 +3,9 @@
 struct Fault {
     enum Kind: String, CaseIterable {
         case rateLimit = "rate_limit"
+        /// Google Calendar's 403 forms of rate limiting (other providers: as `rate_limit`).
+        case rateLimit403 = "rate_limit_403"
+        case userRateLimit = "user_rate_limit"
         case serverError = "server_error"
         case unavailable
         case invalidToken = "invalid_token"
@@ -33,7 +36,7 @@ struct Fault {
         func applies(to target: Target) -> Bool {
             switch self {
             case .rateLimit, .serverError, .unavailable, .delay, .drop: return true
-            case .invalidToken: return target == .api
+            case .invalidToken, .rateLimit403, .userRateLimit: return target == .api
             default: return target == .token
             }
         }
@@ -46,7 +49,8 @@ struct Fault {
     var target: Target
     var remaining: Int
     var provider: Provider?
-    /// Token faults: only requests from this client.
+    /// Only requests from this client: for token faults the client named in the request,
+    /// for API faults the client the bearer token was issued to.
     var clientID: String?
     /// API faults: only requests whose path contains this text.
     var pathContains: String?

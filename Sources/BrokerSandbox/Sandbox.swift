@@ -23,6 +23,9 @@ public struct SandboxOptions: Sendable {
 final class Sandbox: Sendable {
     private let state: Mutex<SandboxState>
 
+    /// 2^53 - 1: the largest whole number every JSON reader keeps exactly.
+    static let maxDataSeed: Int64 = 9_007_199_254_740_991
+
     init(options: SandboxOptions) throws {
         var seed: [String: Any]?
         if let path = options.seedFile {
@@ -33,14 +36,30 @@ final class Sandbox: Sendable {
             seed = object
         }
         let dataOptions = seed?["data"] as? [String: Any]
+        if let dataOptions {
+            do {
+                try SandboxState.refuseUnknownKeys(dataOptions, known: ["seed", "anchor"], in: "\"data\"")
+            } catch let error as SandboxError {
+                throw SandboxError("seed file: \(error.message)")
+            }
+        }
         var anchor: Date?
-        if let text = dataOptions?["anchor"] as? String {
+        if let value = dataOptions?["anchor"] {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withFullDate]
-            guard let date = formatter.date(from: text) else { throw SandboxError("seed file: \"data.anchor\" must be a date like 2026-01-05") }
+            guard let text = value as? String, let date = formatter.date(from: text) else {
+                throw SandboxError("seed file: \"data.anchor\" must be a date like 2026-01-05")
+            }
             anchor = date
         }
-        let dataSeed = UInt64((dataOptions?["seed"] as? NSNumber)?.intValue ?? 1)
+        var dataSeed: UInt64 = 1
+        if let value = dataOptions?["seed"] {
+            // Whole numbers only, and ones a double holds exactly: UInt64(-5) would trap.
+            guard let number = value as? NSNumber, let whole = Int64(exactly: number.doubleValue),
+                whole >= 0, whole <= Self.maxDataSeed
+            else { throw SandboxError("seed file: \"data.seed\" must be a whole number from 0 to \(Self.maxDataSeed)") }
+            dataSeed = UInt64(whole)
+        }
         let initial = SandboxState(log: options.log, dataSeed: dataSeed, anchor: anchor)
         initial.settings.microsoftStrictRotation = options.strictRotation
         if let seed { try Self.apply(seed: seed, to: initial) }
@@ -50,6 +69,12 @@ final class Sandbox: Sendable {
     private static func apply(seed: [String: Any], to state: SandboxState) throws {
         let known: Set<String> = ["clients", "users", "service_accounts", "settings", "data", "replace_defaults"]
         for key in seed.keys where !known.contains(key) { throw SandboxError("seed file: unknown key \"\(key)\"") }
+        for key in ["clients", "users", "service_accounts"] where seed[key] != nil && !(seed[key] is [Any]) {
+            throw SandboxError("seed file: \"\(key)\" must be an array")
+        }
+        for key in ["settings", "data"] where seed[key] != nil && !(seed[key] is [String: Any]) {
+            throw SandboxError("seed file: \"\(key)\" must be an object")
+        }
         if seed["replace_defaults"] as? Bool == true {
             state.clients = [:]
             state.clientOrder = []

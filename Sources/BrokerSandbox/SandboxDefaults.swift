@@ -1,5 +1,5 @@
 /// The clients, users and tenant every sandbox starts with. Their secrets are made up and
-/// printed on purpose (DESIGN.md, invariant 1's sandbox exception).
+/// printed on purpose (../shared/DESIGN.md, invariant 1's sandbox exception; docs/sandbox.md).
 enum SandboxDefaults {
     static let tenant = "sandbox-tenant"
 

@@ -8,7 +8,8 @@ struct APIRoute: Sendable {
     var template: String
     var provider: Provider
     var scopes: [String]
-    /// False for batch endpoints: each inner request is authorized on its own.
+    /// False for Google's batch endpoint, which takes no token of its own: each inner
+    /// request is authorized on its own. Graph's `$batch` needs a valid outer token.
     var authenticated = true
     var handler: @Sendable (SandboxState, APIContext) -> SandboxResponse
 
@@ -77,7 +78,10 @@ extension SandboxState {
     func apiCall(_ request: SandboxRequest, route: APIRoute, params: [String: String]) -> SandboxReply {
         apiCallCounts[route.key, default: 0] += 1
         var delay = 0
-        if let fault = takeFault(.api, provider: route.provider, clientID: nil, path: request.path, grantType: nil, hostile: false) {
+        // An API fault's client_id matches the client the bearer token was issued to (for a
+        // service account, its email); a request without a known token matches none.
+        let tokenClient = request.bearerToken.flatMap { accessTokens[$0]?.clientID }
+        if let fault = takeFault(.api, provider: route.provider, clientID: tokenClient, path: request.path, grantType: nil, hostile: false) {
             log("sandbox: fault \(fault.kind.rawValue) on \(request.method) \(request.path)")
             switch fault.kind {
             case .delay: delay = fault.delayMilliseconds
@@ -85,6 +89,15 @@ extension SandboxState {
             case .invalidToken: return SandboxReply(unauthorized(route.provider, tokenGiven: true))
             case .rateLimit:
                 return SandboxReply(apiError(route.provider, 429, "Rate Limit Exceeded", googleStatus: "RESOURCE_EXHAUSTED", graphCode: "TooManyRequests",
+                    reason: "rateLimitExceeded", domain: "usageLimits", headers: [("Retry-After", String(fault.retryAfterSeconds))]))
+            case .rateLimit403, .userRateLimit:
+                // Calendar signals rate limits with 403 and a usageLimits reason; Graph and
+                // Zoom have no such form and answer 429.
+                let user = fault.kind == .userRateLimit
+                let message = user ? "User Rate Limit Exceeded" : "Rate Limit Exceeded"
+                let status = route.provider == .google ? 403 : 429
+                return SandboxReply(apiError(route.provider, status, message, googleStatus: "PERMISSION_DENIED", graphCode: "TooManyRequests",
+                    reason: user ? "userRateLimitExceeded" : "rateLimitExceeded", domain: "usageLimits",
                     headers: [("Retry-After", String(fault.retryAfterSeconds))]))
             case .unavailable:
                 return SandboxReply(apiError(route.provider, 503, "The service is currently unavailable.", googleStatus: "UNAVAILABLE", graphCode: "ServiceNotAvailable",
@@ -114,6 +127,10 @@ extension SandboxState {
         guard let bearer = request.bearerToken, !bearer.isEmpty else { return unauthorized(route.provider, tokenGiven: false) }
         guard let token = accessTokens[bearer], token.provider == route.provider, !token.revoked, now < token.expiresAt else {
             return unauthorized(route.provider, tokenGiven: true)
+        }
+        // Graph refuses /me to an app-only token before it looks at permissions.
+        if route.provider == .microsoft, token.user == nil, route.template.hasPrefix("/microsoft/graph/v1.0/me") {
+            return graphAppOnly()
         }
         if !route.scopes.isEmpty, !route.scopes.contains(where: { token.scopes.contains($0) }) {
             return insufficientScope(route)
@@ -171,11 +188,11 @@ extension SandboxState {
     /// Graph's `{"error":{code,message,innerError}}`, Zoom's `{code,message}`.
     func apiError(
         _ provider: Provider, _ status: Int, _ message: String, googleStatus: String = "INVALID_ARGUMENT", graphCode: String = "BadRequest",
-        reason: String = "badRequest", headers: [(name: String, value: String)] = []
+        reason: String = "badRequest", domain: String = "global", headers: [(name: String, value: String)] = []
     ) -> SandboxResponse {
         switch provider {
         case .google:
-            let detail: [String: Any] = ["message": message, "domain": "global", "reason": reason]
+            let detail: [String: Any] = ["message": message, "domain": domain, "reason": reason]
             let error: [String: Any] = ["code": status, "message": message, "status": googleStatus, "errors": [detail]]
             return .json(status, ["error": error], headers: headers)
         case .microsoft:

@@ -3,7 +3,8 @@ import Foundation
 
 /// Batch endpoints: Google's multipart/mixed `/google/batch/calendar/v3` and Graph's JSON
 /// `/microsoft/graph/v1.0/$batch`. Each inner request runs as if sent alone (counted,
-/// faulted, authorized), with the outer Authorization header unless it has its own.
+/// faulted, authorized), with the outer Authorization header unless it has its own. Graph's
+/// outer request itself needs a valid token (401 otherwise); Google's does not.
 extension SandboxState {
     static let googleBatchLimit = 1000
     static let graphBatchLimit = 20

@@ -96,11 +96,25 @@ extension SandboxState {
     func countersJSON() -> [String: Any] {
         var byClient: [String: Any] = [:]
         for (client, grants) in tokenRequestCounts { byClient[client] = grants }
+        var byHash: [String: Int] = [:]
+        for (token, count) in refreshCounts { byHash[Self.tokenHash(token), default: 0] += count }
         return [
-            "token_requests": byClient, "refreshes": refreshCounts, "api_calls": apiCallCounts,
+            "token_requests": byClient, "refreshes": refreshCounts, "refresh_hashes": byHash, "api_calls": apiCallCounts,
             "in_flight_token_requests": inFlightTokenRequests,
             "max_concurrent_token_requests": maxConcurrentTokenRequests,
         ]
+    }
+
+    /// A stable short name for a token in the counters: the first 16 hex digits of its
+    /// SHA-256 (`printf %s "$TOKEN" | sha256sum | cut -c1-16`).
+    static func tokenHash(_ token: String) -> String {
+        let digits = Array("0123456789abcdef")
+        var text = ""
+        for byte in SHA256.hash(Array(token.utf8)).prefix(8) {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return text
     }
 
     func applySettings(_ body: [String: Any]) throws {
@@ -127,7 +141,23 @@ extension SandboxState {
         settings = updated
     }
 
+    static let clientKeys: Set<String> = [
+        "provider", "client_id", "type", "client_secret", "public", "redirect_uris", "account_id", "permissions", "tenant",
+        "certificate_pem",
+    ]
+    static let userKeys: Set<String> = ["email", "name", "id", "consents"]
+    static let serviceAccountKeys: Set<String> = ["email", "public_key_pem", "key_id", "delegation"]
+
+    /// Refuses a key `known` does not list, naming it: a misspelt key would otherwise be
+    /// ignored and the registration silently differ from what was meant.
+    static func refuseUnknownKeys(_ body: [String: Any], known: Set<String>, in what: String) throws {
+        for key in body.keys.sorted() where !known.contains(key) {
+            throw SandboxError("unknown key \"\(key)\" in \(what) (known: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
     static func parseClient(_ body: [String: Any]) throws -> ClientRecord {
+        try refuseUnknownKeys(body, known: clientKeys, in: "a client")
         guard let name = body["provider"] as? String, let provider = Provider(rawValue: name) else {
             throw SandboxError("\"provider\" must be google, microsoft or zoom")
         }
@@ -154,11 +184,17 @@ extension SandboxState {
         if !client.isPublic, client.secret == nil, client.certificateKey == nil {
             throw SandboxError("a confidential client needs \"client_secret\" or \"certificate_pem\"")
         }
+        // Google issues a secret to every client; one without must be declared public on
+        // purpose (and then must use PKCE), not by the desktop type's default.
+        if provider == .google, client.secret == nil, body["public"] as? Bool != true {
+            throw SandboxError("a Google client without \"client_secret\" must be registered with \"public\": true")
+        }
         if type == "server_to_server", client.accountID == nil { throw SandboxError("a server_to_server app needs \"account_id\"") }
         return client
     }
 
     static func parseUser(_ body: [String: Any], index: Int) throws -> UserRecord {
+        try refuseUnknownKeys(body, known: userKeys, in: "a user")
         guard let email = body["email"] as? String, email.contains("@") else { throw SandboxError("\"email\" is required") }
         let name = (body["name"] as? String) ?? String(email.split(separator: "@")[0])
         let id = (body["id"] as? String) ?? "2000000000000000\(10_000 + index)"
@@ -166,6 +202,7 @@ extension SandboxState {
     }
 
     static func parseServiceAccount(_ body: [String: Any]) throws -> ServiceAccountRecord {
+        try refuseUnknownKeys(body, known: serviceAccountKeys, in: "a service account")
         guard let email = body["email"] as? String, email.contains("@") else { throw SandboxError("\"email\" is required") }
         guard let pem = body["public_key_pem"] as? String else { throw SandboxError("\"public_key_pem\" is required") }
         let key: RSAPublicKey
@@ -180,7 +217,7 @@ extension SandboxState {
             let names = Fault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
             throw SandboxError("\"kind\" must be one of \(names)")
         }
-        let defaultTarget: Fault.Target = kind == .invalidToken ? .api : .token
+        let defaultTarget: Fault.Target = kind.applies(to: .token) ? .token : .api
         let targetName = (body["target"] as? String) ?? defaultTarget.rawValue
         guard let target = Fault.Target(rawValue: targetName) else { throw SandboxError("\"target\" must be token or api") }
         guard kind.applies(to: target) else { throw SandboxError("fault \(kind.rawValue) does not apply to \(target.rawValue) requests") }

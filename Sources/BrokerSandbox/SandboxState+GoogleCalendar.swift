@@ -30,10 +30,18 @@ extension SandboxState {
     /// Page tokens are opaque to clients; here they carry the offset of the next item.
     static func pageToken(_ offset: Int) -> String { Base64URL.encode(Array("offset:\(offset)".utf8)) }
 
+    /// The largest offset a page token may carry: far above any list the sandbox holds,
+    /// and small enough that `offset + page.count` cannot overflow.
+    static let maxPageOffset = 1_000_000
+
+    /// The offset a page token carries: 0 without a token, nil (the caller answers 400)
+    /// for one the sandbox did not make, including a crafted negative or huge offset.
     static func pageOffset(_ token: String?) -> Int? {
         guard let token, !token.isEmpty else { return 0 }
-        guard let bytes = Base64URL.decode(token), let text = String(bytes: bytes, encoding: .utf8), text.hasPrefix("offset:") else { return nil }
-        return Int(text.dropFirst(7))
+        guard let bytes = Base64URL.decode(token), let text = String(bytes: bytes, encoding: .utf8), text.hasPrefix("offset:"),
+            let offset = Int(text.dropFirst(7)), offset >= 0, offset <= maxPageOffset
+        else { return nil }
+        return offset
     }
 
     func userData(_ context: APIContext) -> UserData { data.data(for: context.user) }

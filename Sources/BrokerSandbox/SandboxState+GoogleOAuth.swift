@@ -96,8 +96,13 @@ extension SandboxState {
         guard let client = client(clientID, .google) else {
             return oauthError(.google, 401, "invalid_client", "The OAuth client was not found.")
         }
-        // A public (desktop) client may omit its secret; any secret sent must be right.
-        if secret != nil || !client.isPublic {
+        // Google requires the secret of every client that has one, web, desktop
+        // (installed app) and TV alike. Only a client registered as public without a
+        // secret (it must use PKCE) omits it; any secret sent must be right.
+        if client.secret != nil, secret?.isEmpty ?? true {
+            return oauthError(.google, 400, "invalid_request", "client_secret is missing.")
+        }
+        if secret != nil || client.secret != nil {
             guard Self.secretMatches(secret, client.secret) else {
                 return oauthError(.google, 401, "invalid_client", "Unauthorized")
             }

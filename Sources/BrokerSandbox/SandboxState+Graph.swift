@@ -6,6 +6,9 @@ import Foundation
 extension SandboxState {
     var graphBase: String { baseURL + "/microsoft/graph/v1.0" }
 
+    /// The largest page Graph's Outlook collections serve.
+    static let graphMaxTop = 1000
+
     static func graphDateTime(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -72,8 +75,11 @@ extension SandboxState {
         }
         var top = defaultTop
         if let text = q["$top"] {
-            guard let value = Int(text), value >= 0 else { return graphError(400, "BadRequest", "Invalid value for $top query option.") }
-            top = min(value, 1000)
+            // $top=0 would page forever (an empty page whose nextLink has the same $skip).
+            guard let value = Int(text), (1...Self.graphMaxTop).contains(value) else {
+                return graphError(400, "BadRequest", "Invalid value '\(text)' for $top query option. It must be an integer from 1 to \(Self.graphMaxTop).")
+            }
+            top = value
         }
         var skip = 0
         if let text = q["$skip"] {
@@ -97,7 +103,7 @@ extension SandboxState {
         }
         var body: [String: Any] = ["@odata.context": graphBase + "/$metadata#" + entity + "s", "value": shaped]
         if q["$count"] == "true" { body["@odata.count"] = items.count }
-        if skip + page.count < items.count {
+        if !page.isEmpty, skip + page.count < items.count {
             var pairs: [(String, String)] = context.request.query.filter { $0.name != "$skip" }.map { ($0.name, $0.value) }
             pairs.append(("$skip", String(skip + page.count)))
             body["@odata.nextLink"] = baseURL + context.request.path + "?" + FormCoding.encode(pairs).replacingOccurrences(of: "%24", with: "$")

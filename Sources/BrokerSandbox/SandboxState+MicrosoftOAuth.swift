@@ -113,6 +113,13 @@ extension SandboxState {
         guard !grantType.isEmpty else {
             return oauthError(.microsoft, 400, "invalid_request", "The request body must contain the following parameter: 'grant_type'.", aadsts: 900144)
         }
+        // Client authentication by HTTP Basic (client_secret_basic) when the form names no
+        // client: the Basic user is the client id, the password its secret.
+        var form = form
+        if form["client_id"] == nil, form["client_secret"] == nil, let basic = request.basicCredentials {
+            form["client_id"] = basic.user
+            form["client_secret"] = basic.password
+        }
         guard let clientID = form["client_id"], let client = client(clientID, .microsoft) else {
             return oauthError(.microsoft, 400, "unauthorized_client",
                 "Application with identifier '\(form["client_id"] ?? "")' was not found in the directory '\(tenant)'.", aadsts: 700016)

@@ -168,7 +168,7 @@ final class SandboxState {
     // MARK: Token endpoint: counters and faults around the provider's handler
 
     func tokenEndpoint(_ request: SandboxRequest, provider: Provider) -> SandboxReply {
-        let form = Self.dictionary(request.form)
+        let form = tokenParameters(request, provider: provider)
         let grantType = form["grant_type"] ?? ""
         let clientID = tokenClientID(request, form: form)
         tokenRequestCounts[clientID, default: [:]][grantType, default: 0] += 1
@@ -189,7 +189,9 @@ final class SandboxState {
             return reply
         }
         var response: SandboxResponse
-        if request.mediaType != "application/x-www-form-urlencoded" {
+        // Zoom documents its parameters in the query string, so a bodiless POST is fine there.
+        let queryOnly = provider == .zoom && request.body.isEmpty
+        if request.mediaType != "application/x-www-form-urlencoded", !queryOnly {
             response = oauthError(provider, 400, "invalid_request", "The request body must be application/x-www-form-urlencoded.", aadsts: 900144)
         } else {
             switch provider {
@@ -207,6 +209,15 @@ final class SandboxState {
         var reply = SandboxReply(response)
         reply.delayMilliseconds = delay
         return reply
+    }
+
+    /// A token request's parameters: the form body; for Zoom, whose documentation sends
+    /// them in the query (`POST /oauth/token?grant_type=account_credentials&account_id=...`),
+    /// the query's too, a body parameter winning over the same one in the query.
+    func tokenParameters(_ request: SandboxRequest, provider: Provider) -> [String: String] {
+        let body = request.mediaType == "application/x-www-form-urlencoded" ? request.form : []
+        guard provider == .zoom else { return Self.dictionary(request.form) }
+        return Self.dictionary(body + request.query)
     }
 
     func tenantOf(_ path: String) -> String {

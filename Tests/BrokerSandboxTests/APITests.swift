@@ -2,11 +2,33 @@ import BrokerTesting
 import Foundation
 import Testing
 
-/// One API route to probe: method, path, and a body for writes.
+/// One API route to probe: method, path and a body for writes, with `{name}` placeholders
+/// for ids of existing items, and what the call answers with a token that has the scope:
+/// the status and, for calls on one item, that item's `id`.
 struct Probe: Sendable {
     var method: String
     var path: String
     var body: String?
+    var status: Int
+    var id: String?
+
+    init(method: String, path: String, body: String? = nil, status: Int, id: String? = nil) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.status = status
+        self.id = id
+    }
+
+    /// The probe with its placeholders replaced by `ids`.
+    func filled(_ ids: [String: String]) -> Probe {
+        func fill(_ text: String) -> String {
+            var result = text
+            for (name, value) in ids { result = result.replacingOccurrences(of: "{" + name + "}", with: value) }
+            return result
+        }
+        return Probe(method: method, path: fill(path), body: body.map(fill), status: status, id: id.map(fill))
+    }
 }
 
 extension TestSandbox {
@@ -22,47 +44,86 @@ extension TestSandbox {
 
 @Suite("APIs: authorization on every route")
 struct APIAuthorizationTests {
+    /// In order: the item a probe deletes is not used after it.
     static let googleProbes: [Probe] = [
-        Probe(method: "GET", path: "/google/calendar/v3/users/me/calendarList"),
-        Probe(method: "GET", path: "/google/calendar/v3/calendars/primary/events"),
-        Probe(method: "POST", path: "/google/calendar/v3/calendars/primary/events", body: #"{"start":{"date":"2026-01-01"},"end":{"date":"2026-01-02"}}"#),
-        Probe(method: "GET", path: "/google/calendar/v3/calendars/primary/events/ev000001"),
-        Probe(method: "PATCH", path: "/google/calendar/v3/calendars/primary/events/ev000001", body: #"{"summary":"x"}"#),
-        Probe(method: "PUT", path: "/google/calendar/v3/calendars/primary/events/ev000001", body: #"{"start":{"date":"2026-01-01"},"end":{"date":"2026-01-02"}}"#),
-        Probe(method: "DELETE", path: "/google/calendar/v3/calendars/primary/events/ev000003"),
-        Probe(method: "GET", path: "/google/gmail/v1/users/me/messages"),
-        Probe(method: "GET", path: "/google/gmail/v1/users/me/messages/nope"),
-        Probe(method: "POST", path: "/google/gmail/v1/users/me/messages/send", body: #"{"raw":"VG86IGJvYkBzYW5kYm94LnRlc3QNCg0KaGk"}"#),
-        Probe(method: "POST", path: "/google/gmail/v1/users/me/messages/nope/modify", body: #"{"addLabelIds":["STARRED"]}"#),
-        Probe(method: "GET", path: "/google/v1/people/me/connections?personFields=names"),
-        Probe(method: "POST", path: "/google/v1/people:createContact", body: #"{"names":[{"givenName":"Z"}]}"#),
-        Probe(method: "PATCH", path: "/google/v1/people/c1:updateContact?updatePersonFields=names", body: #"{"etag":"x"}"#),
-        Probe(method: "DELETE", path: "/google/v1/people/c1:deleteContact"),
+        Probe(method: "GET", path: "/google/calendar/v3/users/me/calendarList", status: 200),
+        Probe(method: "GET", path: "/google/calendar/v3/calendars/primary/events", status: 200),
+        Probe(method: "POST", path: "/google/calendar/v3/calendars/primary/events", body: #"{"start":{"date":"2026-01-01"},"end":{"date":"2026-01-02"}}"#, status: 200),
+        Probe(method: "GET", path: "/google/calendar/v3/calendars/primary/events/{event}", status: 200, id: "{event}"),
+        Probe(method: "PATCH", path: "/google/calendar/v3/calendars/primary/events/{event}", body: #"{"summary":"x"}"#, status: 200, id: "{event}"),
+        Probe(method: "PUT", path: "/google/calendar/v3/calendars/primary/events/{event}", body: #"{"summary":"put","start":{"date":"2026-01-01"},"end":{"date":"2026-01-02"}}"#, status: 200, id: "{event}"),
+        Probe(method: "DELETE", path: "/google/calendar/v3/calendars/primary/events/{event2}", status: 204),
+        Probe(method: "GET", path: "/google/gmail/v1/users/me/messages", status: 200),
+        Probe(method: "GET", path: "/google/gmail/v1/users/me/messages/{message}", status: 200, id: "{message}"),
+        Probe(method: "POST", path: "/google/gmail/v1/users/me/messages/send", body: #"{"raw":"VG86IGJvYkBzYW5kYm94LnRlc3QNCg0KaGk"}"#, status: 200),
+        Probe(method: "POST", path: "/google/gmail/v1/users/me/messages/{message}/modify", body: #"{"addLabelIds":["STARRED"]}"#, status: 200, id: "{message}"),
+        Probe(method: "GET", path: "/google/v1/people/me/connections?personFields=names", status: 200),
+        Probe(method: "POST", path: "/google/v1/people:createContact", body: #"{"names":[{"givenName":"Z"}]}"#, status: 200),
+        Probe(method: "PATCH", path: "/google/v1/people/{contact}:updateContact?updatePersonFields=names", body: #"{"etag":"{etag}","names":[{"givenName":"Y"}]}"#, status: 200),
+        Probe(method: "DELETE", path: "/google/v1/people/{contact}:deleteContact", status: 200),
     ]
     static let graphProbes: [Probe] = [
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/calendars"),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/events"),
-        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/events", body: #"{"subject":"x","start":{"dateTime":"2026-01-01T10:00:00","timeZone":"UTC"},"end":{"dateTime":"2026-01-01T11:00:00","timeZone":"UTC"}}"#),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/events/ev000001"),
-        Probe(method: "PATCH", path: "/microsoft/graph/v1.0/me/events/ev000001", body: #"{"subject":"y"}"#),
-        Probe(method: "DELETE", path: "/microsoft/graph/v1.0/me/events/ev000003"),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/calendarView?startDateTime=2020-01-01T00:00:00Z&endDateTime=2030-01-01T00:00:00Z"),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/messages"),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/messages/AAMknope"),
-        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/sendMail", body: #"{"message":{"subject":"s","toRecipients":[{"emailAddress":{"address":"bob@sandbox.test"}}]}}"#),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/contacts"),
-        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/contacts", body: #"{"givenName":"Z"}"#),
-        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/contacts/c1"),
-        Probe(method: "PATCH", path: "/microsoft/graph/v1.0/me/contacts/c1", body: #"{"givenName":"Y"}"#),
-        Probe(method: "DELETE", path: "/microsoft/graph/v1.0/me/contacts/c1"),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/calendars", status: 200),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/events", status: 200),
+        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/events", body: #"{"subject":"x","start":{"dateTime":"2026-01-01T10:00:00","timeZone":"UTC"},"end":{"dateTime":"2026-01-01T11:00:00","timeZone":"UTC"}}"#, status: 201),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/events/{event}", status: 200, id: "{event}"),
+        Probe(method: "PATCH", path: "/microsoft/graph/v1.0/me/events/{event}", body: #"{"subject":"y"}"#, status: 200, id: "{event}"),
+        Probe(method: "DELETE", path: "/microsoft/graph/v1.0/me/events/{event2}", status: 204),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/calendarView?startDateTime=2020-01-01T00:00:00Z&endDateTime=2030-01-01T00:00:00Z", status: 200),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/messages", status: 200),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/messages/{message}", status: 200, id: "{message}"),
+        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/sendMail", body: #"{"message":{"subject":"s","toRecipients":[{"emailAddress":{"address":"bob@sandbox.test"}}]}}"#, status: 202),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/contacts", status: 200),
+        Probe(method: "POST", path: "/microsoft/graph/v1.0/me/contacts", body: #"{"givenName":"Z"}"#, status: 201),
+        Probe(method: "GET", path: "/microsoft/graph/v1.0/me/contacts/{contact}", status: 200, id: "{contact}"),
+        Probe(method: "PATCH", path: "/microsoft/graph/v1.0/me/contacts/{contact}", body: #"{"givenName":"Y"}"#, status: 200, id: "{contact}"),
+        Probe(method: "DELETE", path: "/microsoft/graph/v1.0/me/contacts/{contact}", status: 204),
     ]
 
-    @Test("Google routes: 401 with WWW-Authenticate without a valid token, 403 without the scope, allowed with it")
+    /// Ids of existing items, read with a token that may: two events, a message, a contact
+    /// and its etag.
+    static func googleIDs(_ s: TestSandbox, token: String) throws -> [String: String] {
+        let events = try s.google("GET", "/google/calendar/v3/calendars/primary/events?maxResults=2", token: token)
+        let eventIDs: [String] = (events.json["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        let messages = try s.google("GET", "/google/gmail/v1/users/me/messages?maxResults=1", token: token)
+        let messageID: String = ((messages.json["messages"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+        let people = try s.google("GET", "/google/v1/people/me/connections?personFields=names&pageSize=1", token: token)
+        let person: [String: Any] = (people.json["connections"] as? [[String: Any]])?.first ?? [:]
+        let resource: String = person["resourceName"] as? String ?? ""
+        let ids: [String: String] = [
+            "event": eventIDs.first ?? "", "event2": eventIDs.last ?? "", "message": messageID,
+            "contact": String(resource.dropFirst("people/".count)), "etag": person["etag"] as? String ?? "",
+        ]
+        return ids
+    }
+
+    static func graphIDs(_ s: TestSandbox, token: String) throws -> [String: String] {
+        let events = try s.google("GET", "/microsoft/graph/v1.0/me/events?$top=2", token: token)
+        let eventIDs: [String] = (events.json["value"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        let messages = try s.google("GET", "/microsoft/graph/v1.0/me/messages?$top=1", token: token)
+        let messageID: String = ((messages.json["value"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+        let contacts = try s.google("GET", "/microsoft/graph/v1.0/me/contacts?$top=1", token: token)
+        let contactID: String = ((contacts.json["value"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+        return ["event": eventIDs.first ?? "", "event2": eventIDs.last ?? "", "message": messageID, "contact": contactID]
+    }
+
+    /// Every id was found, and the two events differ.
+    static func checkIDs(_ ids: [String: String]) {
+        for (name, value) in ids.sorted(by: { $0.key < $1.key }) { #expect(!value.isEmpty, "no existing \(name) found") }
+        let event: String = ids["event"] ?? ""
+        let event2: String = ids["event2"] ?? ""
+        #expect(event != event2)
+    }
+
+    @Test("Google routes: 401 with WWW-Authenticate without a valid token, 403 without the scope, the exact answer with it")
     func googleRoutes() async throws {
         try await TestSandbox.with { s in
             let weak = try s.googleTokens(scope: "openid").access
             let strong = try s.googleTokens(scope: TestSandbox.fullGoogleScopes).access
-            for probe in Self.googleProbes {
+            let ids = try Self.googleIDs(s, token: strong)
+            Self.checkIDs(ids)
+            for template in Self.googleProbes {
+                let probe = template.filled(ids)
                 let missing = try s.google(probe.method, probe.path, token: "", body: probe.body)
                 #expect(missing.status == 401, "\(probe.method) \(probe.path)")
                 let challenge: String = missing.headers["www-authenticate"] ?? ""
@@ -77,17 +138,29 @@ struct APIAuthorizationTests {
                 #expect(forbiddenChallenge.contains("insufficient_scope"))
                 let allowed = try s.google(probe.method, probe.path, token: strong, body: probe.body)
                 let status = allowed.status
-                #expect(status != 401 && status != 403, "\(probe.method) \(probe.path): \(allowed.body)")
+                #expect(status == probe.status, "\(probe.method) \(probe.path): \(allowed.body)")
+                if let id = probe.id {
+                    let answered: String? = allowed.string("id")
+                    #expect(answered == id, "\(probe.method) \(probe.path)")
+                }
             }
+            // The update really applied and the delete really deleted.
+            let gone = try s.google("GET", "/google/calendar/v3/calendars/primary/events/" + (ids["event2"] ?? ""), token: strong)
+            #expect(gone.status == 410)
+            let patched = try s.google("GET", "/google/calendar/v3/calendars/primary/events/" + (ids["event"] ?? ""), token: strong)
+            #expect(patched.string("summary") == "put")
         }
     }
 
-    @Test("Graph routes: 401 without a valid token, 403 ErrorAccessDenied without the permission, allowed with it")
+    @Test("Graph routes: 401 without a valid token, 403 ErrorAccessDenied without the permission, the exact answer with it")
     func graphRoutes() async throws {
         try await TestSandbox.with { s in
             let weak = try s.microsoftTokens(scope: "User.Read").access
             let strong = try s.microsoftTokens(scope: TestSandbox.fullGraphScopes).access
-            for probe in Self.graphProbes {
+            let ids = try Self.graphIDs(s, token: strong)
+            Self.checkIDs(ids)
+            for template in Self.graphProbes {
+                let probe = template.filled(ids)
                 let missing = try s.google(probe.method, probe.path, token: "", body: probe.body)
                 #expect(missing.status == 401, "\(probe.path)")
                 let missingError = missing.json["error"] as? [String: Any] ?? [:]
@@ -99,8 +172,14 @@ struct APIAuthorizationTests {
                 #expect(error["code"] as? String == "ErrorAccessDenied")
                 let allowed = try s.google(probe.method, probe.path, token: strong, body: probe.body)
                 let status = allowed.status
-                #expect(status != 401 && status != 403, "\(probe.method) \(probe.path): \(allowed.body)")
+                #expect(status == probe.status, "\(probe.method) \(probe.path): \(allowed.body)")
+                if let id = probe.id {
+                    let answered: String? = allowed.string("id")
+                    #expect(answered == id, "\(probe.method) \(probe.path)")
+                }
             }
+            let gone = try s.google("GET", "/microsoft/graph/v1.0/me/contacts/" + (ids["contact"] ?? ""), token: strong)
+            #expect(gone.status == 404)
             // A Google token is not a Graph token.
             let google = try s.googleTokens(scope: TestSandbox.fullGoogleScopes).access
             #expect(try s.google("GET", "/microsoft/graph/v1.0/me/events", token: google).status == 401)
@@ -496,6 +575,37 @@ struct GraphAPITests {
             let api = counters["api_calls"] as? [String: Int] ?? [:]
             #expect(api["POST /microsoft/graph/v1.0/$batch"] == 3)
             #expect(api["GET /microsoft/graph/v1.0/me/events"] == 1)
+        }
+    }
+
+    @Test("$batch without a valid token is 401 with WWW-Authenticate on the outer request, and no step runs")
+    func batchNeedsToken() async throws {
+        try await TestSandbox.with { s in
+            let google = try s.googleTokens(scope: TestSandbox.fullGoogleScopes).access
+            let body = #"{"requests": [{"id": "1", "method": "POST", "url": "/me/contacts", "headers": {"Content-Type": "application/json"}, "body": {"givenName": "Ghost"}}]}"#
+            let cases: [(String, String?)] = [("none", nil), ("made up", "EwA.made-up"), ("a Google token", google)]
+            for (name, bearer) in cases {
+                let result = try s.request("POST", "/microsoft/graph/v1.0/$batch", headers: ["Content-Type": "application/json"], body: body, bearer: bearer)
+                #expect(result.status == 401, "\(name): \(result.body)")
+                let error = result.json["error"] as? [String: Any] ?? [:]
+                #expect(error["code"] as? String == "InvalidAuthenticationToken", "\(name)")
+                #expect(result.json["responses"] == nil, "\(name)")
+                let challenge: String = result.headers["www-authenticate"] ?? ""
+                #expect(challenge.hasPrefix("Bearer "), "\(name)")
+            }
+            // No step ran: the contact was not created.
+            let graph = try s.microsoftTokens(scope: TestSandbox.fullGraphScopes).access
+            let contacts = try s.google("GET", "/microsoft/graph/v1.0/me/contacts?$top=1000", token: graph)
+            let names: [String] = (contacts.json["value"] as? [[String: Any]] ?? []).compactMap { $0["givenName"] as? String }
+            #expect(contacts.status == 200)
+            #expect(!names.contains("Ghost"))
+            // With a valid token (of any permission) the steps run, each checked on its own.
+            let weak = try s.microsoftTokens(scope: "User.Read").access
+            let allowed = try s.request("POST", "/microsoft/graph/v1.0/$batch", headers: ["Content-Type": "application/json"], body: body, bearer: weak)
+            #expect(allowed.status == 200)
+            let steps = allowed.json["responses"] as? [[String: Any]] ?? []
+            let statuses: [Int] = steps.compactMap { $0["status"] as? Int }
+            #expect(statuses == [403])
         }
     }
 }

@@ -38,8 +38,18 @@ struct GoogleOAuthTests {
             let narrow = try s.googleRefresh(tokens.refresh, scope: Scopes.gmailRead)
             #expect(narrow.status == 200)
             #expect(narrow.string("scope") == Scopes.gmailRead)
-            let calendar = try s.request("GET", "/google/oauth2/v3/userinfo", bearer: narrow.string("access_token"))
-            #expect(calendar.status == 403)
+            let narrowed: String = try #require(narrow.string("access_token"))
+            let events = "/google/calendar/v3/calendars/primary/events?maxResults=1"
+            let messages = "/google/gmail/v1/users/me/messages?maxResults=1"
+            // The original token holds both scopes, so a 403 below is the narrowing's doing.
+            let wideCalendar = try s.request("GET", events, bearer: tokens.access)
+            #expect(wideCalendar.status == 200)
+            let droppedScope = try s.request("GET", events, bearer: narrowed)
+            #expect(droppedScope.status == 403)
+            let droppedError = droppedScope.json["error"] as? [String: Any] ?? [:]
+            #expect(droppedError["status"] as? String == "PERMISSION_DENIED")
+            let keptScope = try s.request("GET", messages, bearer: narrowed)
+            #expect(keptScope.status == 200, "\(keptScope.body)")
             let broad = try s.googleRefresh(tokens.refresh, scope: Scopes.gmailRead + " " + Scopes.contacts)
             #expect(broad.status == 400)
             #expect(broad.string("error") == "invalid_scope")
@@ -160,12 +170,69 @@ struct GoogleOAuthTests {
             // A web (confidential) client must send its secret.
             let webCode = try #require(try s.googleCode(client: Clients.googleWeb, redirect: "http://127.0.0.1:8765/oauth/callback", challenge: nil))
             let noSecret = try s.googleExchange(webCode, client: Clients.googleWeb, secret: nil, redirect: "http://127.0.0.1:8765/oauth/callback", verifier: nil)
-            #expect(noSecret.status == 401)
+            #expect(noSecret.status == 400)
+            #expect(noSecret.string("error") == "invalid_request")
             let good = try s.googleExchange(webCode, client: Clients.googleWeb, secret: Clients.googleWebSecret, redirect: "http://127.0.0.1:8765/oauth/callback", verifier: nil)
             #expect(good.status == 200)
             // Basic authentication works as well as form fields.
             let unknownGrant = try s.form("/google/token", [("grant_type", "password")], basic: (Clients.googleWeb, Clients.googleWebSecret))
             #expect(unknownGrant.string("error") == "unsupported_grant_type")
+        }
+    }
+
+    @Test("a desktop client must send its secret, to redeem a code and to refresh: 400 client_secret is missing")
+    func desktopNeedsSecret() async throws {
+        try await TestSandbox.with { s in
+            let code = try #require(try s.googleCode())
+            let missing = try s.googleExchange(code, secret: nil)
+            #expect(missing.status == 400)
+            #expect(missing.string("error") == "invalid_request")
+            #expect(missing.string("error_description") == "client_secret is missing.")
+            let empty = try s.googleExchange(code, secret: "")
+            #expect(empty.status == 400)
+            #expect(empty.string("error") == "invalid_request")
+            // The refused attempts did not use up the code.
+            let good = try s.googleExchange(code)
+            #expect(good.status == 200, "\(good.body)")
+            let refresh: String = try #require(good.string("refresh_token"))
+            let refreshWithout = try s.form("/google/token", [
+                ("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", Clients.googleDesktop),
+            ])
+            #expect(refreshWithout.status == 400)
+            #expect(refreshWithout.string("error") == "invalid_request")
+            #expect(try s.googleRefresh(refresh).status == 200)
+            // The TV client's device-code polls need it too.
+            let poll = try s.form("/google/token", [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", "AH-whatever"), ("client_id", Clients.googleTV),
+            ])
+            #expect(poll.status == 400)
+            #expect(poll.string("error") == "invalid_request")
+        }
+    }
+
+    @Test("a Google client registered as public without a secret redeems with PKCE alone; without public: true it is refused")
+    func explicitPublicClient() async throws {
+        try await TestSandbox.with { s in
+            let implicit: [String: Any] = [
+                "provider": "google", "type": "desktop", "client_id": "nosecret.apps.googleusercontent.com", "redirect_uris": ["http://127.0.0.1"],
+            ]
+            let refused = try s.control("POST", "clients", jsonText(implicit))
+            #expect(refused.status == 400)
+            let refusedText: String = refused.string("error") ?? ""
+            #expect(refusedText.contains("\"public\": true"))
+            var explicit = implicit
+            explicit["public"] = true
+            #expect(try s.control("POST", "clients", jsonText(explicit)).status == 201)
+            let client = "nosecret.apps.googleusercontent.com"
+            let noPKCE = try s.googleCode(client: client, challenge: nil)
+            #expect(noPKCE == nil)
+            let code = try #require(try s.googleCode(client: client))
+            let tokens = try s.googleExchange(code, client: client, secret: nil)
+            #expect(tokens.status == 200, "\(tokens.body)")
+            let code2 = try #require(try s.googleCode(client: client))
+            let withSecret = try s.googleExchange(code2, client: client, secret: "made-up")
+            #expect(withSecret.status == 401)
+            #expect(withSecret.string("error") == "invalid_client")
         }
     }
 

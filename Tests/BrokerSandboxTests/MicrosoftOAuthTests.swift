@@ -123,7 +123,10 @@ struct MicrosoftOAuthTests {
             #expect(good.status == 200, "\(good.body)")
             #expect(good.string("refresh_token") == nil)
             let me = try s.request("GET", "/microsoft/graph/v1.0/me", bearer: good.string("access_token"))
-            #expect(me.status == 403 || me.status == 400)
+            #expect(me.status == 400)
+            let meError = me.json["error"] as? [String: Any] ?? [:]
+            #expect(meError["code"] as? String == "BadRequest")
+            #expect(meError["message"] as? String == "/me request is only valid with delegated authentication flow.")
             let wrongSecret = try s.form(s.msToken, [
                 ("grant_type", "client_credentials"), ("client_id", Clients.msConfidential),
                 ("client_secret", "nope"), ("scope", "https://graph.microsoft.com/.default"),
@@ -143,6 +146,29 @@ struct MicrosoftOAuthTests {
                 ("client_secret", "x"), ("scope", "https://graph.microsoft.com/.default"),
             ])
             #expect(publicSecret.status == 401)
+        }
+    }
+
+    @Test("a confidential client may authenticate with HTTP Basic (client_secret_basic)")
+    func clientSecretBasic() async throws {
+        try await TestSandbox.with { s in
+            let pairs: [(String, String)] = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")]
+            let good = try s.form(s.msToken, pairs, basic: (Clients.msConfidential, Clients.msConfidentialSecret))
+            #expect(good.status == 200, "\(good.body)")
+            let access: String = good.string("access_token") ?? ""
+            #expect(access.hasPrefix("EwA.sandbox-"))
+            let wrong = try s.form(s.msToken, pairs, basic: (Clients.msConfidential, "nope"))
+            #expect(wrong.status == 401)
+            #expect(wrong.string("error") == "invalid_client")
+            let wrongText: String = wrong.string("error_description") ?? ""
+            #expect(wrongText.hasPrefix("AADSTS7000215: "))
+            // A public client cannot present a secret this way either.
+            let publicClient = try s.form(s.msToken, pairs, basic: (Clients.msPublic, "x"))
+            #expect(publicClient.status == 401)
+            let publicText: String = publicClient.string("error_description") ?? ""
+            #expect(publicText.hasPrefix("AADSTS700025: "))
+            let counts = try s.counters()["token_requests"] as? [String: [String: Int]] ?? [:]
+            #expect(counts[Clients.msConfidential]?["client_credentials"] == 2)
         }
     }
 
@@ -259,6 +285,33 @@ struct ZoomOAuthTests {
             #expect(oauthApp.string("error") == "unsupported_grant_type")
             let wrongSecret = try s.form("/zoom/oauth/token", [("grant_type", "account_credentials"), ("account_id", "sandbox-account")], basic: (Clients.zoomS2S, "nope"))
             #expect(wrongSecret.status == 401)
+        }
+    }
+
+    @Test("the Zoom token endpoint takes its parameters in the query string, as Zoom documents")
+    func accountCredentialsInQuery() async throws {
+        try await TestSandbox.with { s in
+            let path = "/zoom/oauth/token?grant_type=account_credentials&account_id=sandbox-account"
+            let bodiless = try s.request("POST", path, basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(bodiless.status == 200, "\(bodiless.body)")
+            let access: String = bodiless.string("access_token") ?? ""
+            #expect(access.hasPrefix("zm.sandbox-"))
+            let me = try s.request("GET", "/zoom/v2/users/me", bearer: access)
+            #expect(me.status == 200)
+            let emptyForm = try s.form(path, [], basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(emptyForm.status == 200, "\(emptyForm.body)")
+            // A body parameter wins over the same one in the query.
+            let mixed = try s.form("/zoom/oauth/token?grant_type=account_credentials&account_id=other", [("account_id", "sandbox-account")],
+                basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(mixed.status == 200, "\(mixed.body)")
+            let wrong = try s.request("POST", "/zoom/oauth/token?grant_type=account_credentials&account_id=other", basic: (Clients.zoomS2S, Clients.zoomS2SSecret))
+            #expect(wrong.status == 400)
+            let counts = try s.counters()["token_requests"] as? [String: [String: Int]] ?? [:]
+            #expect(counts[Clients.zoomS2S]?["account_credentials"] == 4)
+            // Google and Microsoft still read only the body.
+            let google = try s.request("POST", "/google/token?grant_type=refresh_token&refresh_token=x", basic: (Clients.googleWeb, Clients.googleWebSecret))
+            #expect(google.status == 400)
+            #expect(google.string("error") == "invalid_request")
         }
     }
 }
