@@ -84,6 +84,7 @@ let package = Package(
                 "BrokerCore", "BrokerWire", "BrokerCrypto", "BrokerSystem", "BrokerVault",
                 "BrokerSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import UnixSignals
 import BrokerSandbox
 import Dispatch
 import Foundation
@@ -53,8 +54,10 @@ struct SandboxCommand: AsyncParsableCommand, AsyncRunnable {
         } catch let error as SandboxError {
             throw CLIError(message: error.message)
         }
-        // Signals become a stream before READY is printed, so a prompt SIGTERM is not lost.
-        let signals = Self.signalStream()
+        // The signal handlers are registered (awaited) before READY is printed, so a prompt
+        // SIGTERM or SIGINT is never lost (a dispatch source registers asynchronously: a
+        // signal in between used to be dropped).
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         var lines = ["READY \(url)"]
         if json {
             lines.append(server.registrationJSON())
@@ -69,29 +72,4 @@ struct SandboxCommand: AsyncParsableCommand, AsyncRunnable {
         }
         await server.stop()
     }
-
-    /// SIGTERM and SIGINT as an async stream; their default actions are turned off.
-    private static func signalStream() -> AsyncStream<Int32> {
-        AsyncStream { continuation in
-            var sources: [any DispatchSourceSignal] = []
-            for number in [SIGTERM, SIGINT] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: DispatchQueue.global())
-                source.setEventHandler { continuation.yield(number) }
-                source.resume()
-                sources.append(source)
-            }
-            let kept = SignalSources(sources)
-            continuation.onTermination = { _ in kept.cancel() }
-        }
-    }
-}
-
-/// Keeps the signal sources alive for as long as the stream is.
-private final class SignalSources: @unchecked Sendable {
-    // @unchecked Sendable: the array is never mutated after init, and cancelling a
-    // dispatch source is thread-safe.
-    private let sources: [any DispatchSourceSignal]
-    init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
-    func cancel() { for source in sources { source.cancel() } }
 }

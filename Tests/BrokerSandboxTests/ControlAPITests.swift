@@ -253,23 +253,25 @@ struct ControlTests {
     func concurrency() async throws {
         try await TestSandbox.with { s in
             let tokens = try s.googleTokens(scope: "openid")
-            // Each request is held 10 s, long enough for all three to arrive even on a
+            // Each request is held 30 s, long enough for all three to arrive even on a
             // loaded machine; the test waits for them rather than for a fixed time.
-            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 10000, "count": 3}"#)
-            let statuses = Mutex<[Int]>([])
+            try s.control("POST", "faults", #"{"kind": "delay", "delay_ms": 30000, "count": 3}"#)
+            // The three requests leave from one shell at once (three Foundation Process
+            // launches from three threads were seen arriving 10+ s apart on a loaded 2-core
+            // machine); each curl prints its status line.
+            let form = "grant_type=refresh_token&refresh_token=\(tokens.refresh)&client_id=\(Clients.googleDesktop)&client_secret=\(Clients.googleDesktopSecret)"
+            let one = "curl -s -o /dev/null -w '%{http_code}\\n' --max-time 60 -d '\(form)' \(s.url)/google/token"
+            let script = "\(one) & \(one) & \(one) & wait"
+            let shell = Mutex<ProcessResult?>(nil)
             let group = DispatchGroup()
-            for _ in 0..<3 {
-                // Threads of their own: a dispatch queue might run fewer at once than asked.
-                let thread = Thread {
-                    let status = (try? s.googleRefresh(tokens.refresh).status) ?? -1
-                    statuses.withLock { $0.append(status) }
-                    group.leave()
-                }
-                group.enter()
-                thread.start()
+            group.enter()
+            let thread = Thread {
+                shell.withLock { $0 = try? Subprocess.run("bash", ["-c", script], timeout: 120) }
+                group.leave()
             }
+            thread.start()
             var held = 0
-            let deadline = Date().addingTimeInterval(9)
+            let deadline = Date().addingTimeInterval(25)
             while Date() < deadline {
                 held = try s.counters()["in_flight_token_requests"] as? Int ?? 0
                 if held == 3 { break }
@@ -280,8 +282,9 @@ struct ControlTests {
             }
             #expect(held == 3)
             group.wait()
-            let all: [Int] = statuses.withLock { $0 }
-            #expect(all == [200, 200, 200])
+            let output: String = shell.withLock { $0?.stdout ?? "" }
+            let all: [String] = output.split(separator: "\n").map(String.init)
+            #expect(all == ["200", "200", "200"], "\(output)")
             let counters = try s.counters()
             #expect(counters["max_concurrent_token_requests"] as? Int == 3)
             #expect(counters["in_flight_token_requests"] as? Int == 0)
