@@ -20,6 +20,11 @@ extension SandboxState {
                 return .json(200, settings.json)
             case "POST /_sandbox/clock":
                 guard let seconds = body["advance"] as? NSNumber else { throw SandboxError("\"advance\" (seconds) is required") }
+                // The clock only moves forward (codes and tokens expire; nothing un-expires),
+                // and by at most ten years at a time.
+                guard seconds.doubleValue >= 0, seconds.doubleValue <= 315_360_000 else {
+                    throw SandboxError("\"advance\" must be 0 to 315360000 seconds: the sandbox clock never goes back")
+                }
                 clockOffset += seconds.doubleValue
                 return .json(200, ["offset": clockOffset, "now": Self.rfc3339(now)])
             case "POST /_sandbox/clients":
@@ -230,11 +235,14 @@ extension SandboxState {
         guard count >= 1 else { throw SandboxError("\"count\" must be at least 1") }
         let delay = (body["delay_ms"] as? NSNumber)?.intValue ?? 1000
         guard delay >= 0, delay <= 600_000 else { throw SandboxError("\"delay_ms\" must be 0 to 600000") }
+        let bytes = (body["bytes"] as? NSNumber)?.intValue ?? 2 * 1024 * 1024
+        // An oversized response is a hostile-provider test, not a way to exhaust memory.
+        guard bytes >= 0, bytes <= 64 * 1024 * 1024 else { throw SandboxError("\"bytes\" must be 0 to 67108864") }
         let fault = Fault(
             id: nextFaultID, kind: kind, target: target, remaining: count, provider: provider,
             clientID: body["client_id"] as? String, pathContains: body["path_contains"] as? String,
             retryAfterSeconds: (body["retry_after"] as? NSNumber)?.intValue ?? 30, delayMilliseconds: delay,
-            bytes: (body["bytes"] as? NSNumber)?.intValue ?? 2 * 1024 * 1024)
+            bytes: bytes)
         nextFaultID += 1
         return fault
     }

@@ -309,6 +309,13 @@ struct ControlTests {
             #expect(expired.status == 401)
             #expect(try s.control("POST", "settings", #"{"access_token_lifetime": -5}"#).status == 400)
             #expect(try s.control("POST", "settings", #"{"bogus": 5}"#).status == 400)
+            // The clock never goes back, and faults cannot ask for unbounded memory.
+            #expect(try s.control("POST", "clock", #"{"advance": -10}"#).status == 400)
+            let stillExpired = try s.request("GET", "/google/oauth2/v3/userinfo", bearer: tokens.access)
+            #expect(stillExpired.status == 401)
+            let huge = try s.control("POST", "faults", #"{"kind": "oversized", "target": "token", "bytes": 100000000000}"#)
+            #expect(huge.status == 400)
+            #expect(huge.body.contains("bytes"))
         }
     }
 
