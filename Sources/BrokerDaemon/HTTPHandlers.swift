@@ -124,6 +124,8 @@ final class RequestHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     private var discarding = false
     private var responding = false
+    /// The last 200 keep-alive JSON head and its body length (reused while they match).
+    private var lastOKHead: (length: Int, head: HTTPResponseHead)?
 
     init(caller: Caller, router: Router, registry: ConnectionRegistry, limits: Configuration.Limits, timeouts: ConnectionTimeoutHandler) {
         self.caller = caller
@@ -216,15 +218,25 @@ final class RequestHandler: ChannelInboundHandler {
     private func write(context: ChannelHandlerContext, _ response: Response, keepAlive: Bool) {
         guard context.channel.isActive else { return }
         let close = response.close || !keepAlive
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(4 + response.headers.count)
-        headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Content-Length", value: String(response.body.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        headers.add(name: "Connection", value: close ? "close" : "keep-alive")
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
-        let status = HTTPResponseStatus(statusCode: response.status)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        let head: HTTPResponseHead
+        if response.status == 200, !close, response.headers.isEmpty, response.contentType == "application/json",
+           let cached = lastOKHead, cached.length == response.body.count {
+            // Token answers repeat the same head (same length) on a connection: reuse it.
+            head = cached.head
+        } else {
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(4 + response.headers.count)
+            headers.add(name: "Content-Type", value: response.contentType)
+            headers.add(name: "Content-Length", value: String(response.body.count))
+            headers.add(name: "Cache-Control", value: "no-store")
+            headers.add(name: "Connection", value: close ? "close" : "keep-alive")
+            for (name, value) in response.headers { headers.add(name: name, value: value) }
+            head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+            if response.status == 200, !close, response.headers.isEmpty, response.contentType == "application/json" {
+                lastOKHead = (response.body.count, head)
+            }
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: response.body.count)
         buffer.writeBytes(response.body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)

@@ -308,20 +308,36 @@ extension TokenRequest {
     /// Reads a token request with the rules of the API (unknown members ignored; a wrong type
     /// or a missing member names the member, never its value).
     public init(json bytes: [UInt8]) throws(JSONError) {
-        guard case .object(let o) = try JSONValue.parse(bytes) else { throw JSONError("the body must be a JSON object") }
-        func required(_ key: String) throws(JSONError) -> String {
-            guard let v = o[key] else { throw JSONError("\"\(key)\" is missing") }
+        var profileValue: JSONValue?, providerValue: JSONValue?, accountValue: JSONValue?
+        var scopesValue: JSONValue?, minValidValue: JSONValue?, forceValue: JSONValue?
+        var parser = JSONParser(bytes: bytes)
+        // Members are read one by one into locals (no dictionary); unknown ones are skipped
+        // but still validated as JSON. Later duplicates win, as with JSONDecoder.
+        try parser.eachMember { (key: String, p: inout JSONParser) throws(JSONError) in
+            let value = try p.value(depth: 1)
+            switch key {
+            case "profile": profileValue = value
+            case "provider": providerValue = value
+            case "account": accountValue = value
+            case "scopes": scopesValue = value
+            case "min_valid_seconds": minValidValue = value
+            case "force_refresh": forceValue = value
+            default: break
+            }
+        }
+        func required(_ value: JSONValue?, _ key: String) throws(JSONError) -> String {
+            guard let v = value else { throw JSONError("\"\(key)\" is missing") }
             guard let s = v.string else { throw JSONError("\"\(key)\" has the wrong type") }
             return s
         }
-        let profile = try required("profile")
-        let provider = try required("provider")
+        let profile = try required(profileValue, "profile")
+        let provider = try required(providerValue, "provider")
         var account: String?
-        if let v = o["account"], !v.isNull {
+        if let v = accountValue, !v.isNull {
             guard let s = v.string else { throw JSONError("\"account\" has the wrong type") }
             account = s
         }
-        guard let s = o["scopes"] else { throw JSONError("\"scopes\" is missing") }
+        guard let s = scopesValue else { throw JSONError("\"scopes\" is missing") }
         guard let array = s.array else { throw JSONError("\"scopes\" has the wrong type") }
         var scopes: [String] = []
         scopes.reserveCapacity(array.count)
@@ -330,12 +346,12 @@ extension TokenRequest {
             scopes.append(str)
         }
         var minValid: Int?
-        if let v = o["min_valid_seconds"], !v.isNull {
+        if let v = minValidValue, !v.isNull {
             guard let n = v.int else { throw JSONError("\"min_valid_seconds\" has the wrong type") }
             minValid = n
         }
         var force: Bool?
-        if let v = o["force_refresh"], !v.isNull {
+        if let v = forceValue, !v.isNull {
             guard let b = v.bool else { throw JSONError("\"force_refresh\" has the wrong type") }
             force = b
         }
@@ -358,5 +374,35 @@ extension TokenResponse {
         w.key("token_type"); w.string(tokenType)
         w.endObject()
         return w.bytes
+    }
+}
+
+extension JSONParser {
+    /// Walks the top-level object's members without building a dictionary, handing each
+    /// key and value to `member` (the token path reads its six members this way).
+    mutating func eachMember(_ member: (String, inout JSONParser) throws(JSONError) -> Void) throws(JSONError) {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw JSONError("the body must be a JSON object") }
+        index += 1
+        skipSpace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1 } else {
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw JSONError("not valid JSON (or not UTF-8)") }
+                let key = try string()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw JSONError("not valid JSON (or not UTF-8)") }
+                index += 1
+                skipSpace()
+                try member(key, &self)
+                skipSpace()
+                guard index < bytes.count else { throw JSONError("not valid JSON (or not UTF-8)") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; break }
+                throw JSONError("not valid JSON (or not UTF-8)")
+            }
+        }
+        skipSpace()
+        guard index == bytes.count else { throw JSONError("unexpected data after the JSON value") }
     }
 }

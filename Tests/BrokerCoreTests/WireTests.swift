@@ -57,6 +57,31 @@ struct WireTests {
         #expect(request == "POST /v1/token HTTP/1.1\r\nHost: credbroker\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
     }
 
+    @Test("the token request reader: unknown members ignored, later duplicates win, wrong types named")
+    func tokenRequest() throws {
+        let text = #"{"x":{"deep":[1,2,{"a":null}]},"profile":"p0","profile":"dev","provider":"google","scopes":["a","b\u00e9"],"min_valid_seconds":30,"force_refresh":false,"account":null}"#
+        let r = try TokenRequest(json: Array(text.utf8))
+        #expect(r.profile == "dev")
+        #expect(r.provider == "google")
+        #expect(r.account == nil)
+        #expect(r.scopes == ["a", "bé"])
+        #expect(r.minValidSeconds == 30)
+        #expect(r.forceRefresh == false)
+        let cases: [(String, String)] = [
+            (#"{"provider":"g","scopes":["a"]}"#, "\"profile\" is missing"),
+            (#"{"profile":1,"provider":"g","scopes":["a"]}"#, "\"profile\" has the wrong type"),
+            (#"{"profile":"p","provider":"g","scopes":["a",2]}"#, "\"scopes.1\" has the wrong type"),
+            (#"{"profile":"p","provider":"g","scopes":["a"],"min_valid_seconds":1.5}"#, "\"min_valid_seconds\" has the wrong type"),
+            (#"["profile"]"#, "the body must be a JSON object"),
+            (#"{"profile":"p"} x"#, "unexpected data after the JSON value"),
+        ]
+        for (body, message) in cases {
+            var got = ""
+            do { _ = try TokenRequest(json: Array(body.utf8)) } catch { got = error.message }
+            #expect(got == message, "\(body)")
+        }
+    }
+
     @Test("error codes map to their statuses")
     func codes() {
         let pairs: [(WireErrorCode, Int)] = [(.locked, 423), (.denied, 403), (.notFound, 404), (.reauthRequired, 409), (.badRequest, 400), (.tooMany, 429), (.unavailable, 503), (.internal, 500)]
