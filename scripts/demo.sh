@@ -3,7 +3,8 @@
 # afterwards. Starts credbrokerd in user mode, creates its vault through the socket, stores a
 # provider app and a grant (with a made-up access token: the OAuth engine and the offline
 # sandbox that make real ones arrive with issues 4 and 5), hands tokens out as the policy
-# says, locks and unlocks, verifies the audit log, and stops the daemon.
+# says, locks and unlocks, verifies the audit log, and stops the daemon; then starts the
+# offline provider sandbox and takes a token from it.
 set -euo pipefail
 bin="$1"
 dir=$(mktemp -d /tmp/credbroker-demo.XXXXXX)
@@ -84,4 +85,18 @@ tail -n 2 "$dir/log/audit.log" | cut -c1-160
 step "SIGTERM: the daemon drains and exits"
 kill -TERM "$daemon"; wait "$daemon"; echo "credbrokerd exited with $?"; daemon=""
 ls -la "$dir/state" "$dir/log"
+
+step "credbroker sandbox: the offline emulator of Google's and Microsoft's OAuth and APIs"
+"$bin/credbroker" sandbox --json > "$dir/sandbox.out" 2> "$dir/sandbox.log" &
+sandbox=$!
+for _ in $(seq 100); do grep -q '^READY ' "$dir/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^READY //p' "$dir/sandbox.out")
+echo "READY $url"
+echo "-- a client-credentials token from the sandbox's Microsoft identity platform, then its counters"
+ms=$(curl -s "$url/microsoft/sandbox-tenant/oauth2/v2.0/token" \
+    -d grant_type=client_credentials -d client_id=00000000-0000-4000-8000-00000000a002 \
+    -d client_secret=sandbox-ms-confidential-secret -d scope=https://graph.microsoft.com/.default)
+echo "$ms" | cut -c1-120
+curl -s "$url/_sandbox/counters" | cut -c1-160; echo
+kill -TERM "$sandbox"; wait "$sandbox"; echo "sandbox exited with $?"
 echo; echo "demo done; $dir removed"
