@@ -134,3 +134,74 @@ enum DaemonInit {
         FileHandle.standardOutput.write(Data((created.recoveryKey + "\n").utf8))
     }
 }
+
+struct VaultSlots: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "slots", abstract: "List the vault's key slots (no secrets).")
+    @OptionGroup var daemon: SocketOption
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() throws {
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let listing = try client.call("GET", "/v1/admin/slots", as: SlotsResponse.self)
+        if json {
+            FileHandle.standardOutput.write(try JSONEncoder().encode(listing) + Data("\n".utf8))
+            return
+        }
+        for slot in listing.slots {
+            print("\(slot.id)  \(slot.kind)  \(slot.kdf) opslimit \(slot.opslimit) memlimit \(slot.memlimitBytes >> 20) MiB")
+        }
+    }
+}
+
+struct VaultAddSlot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-slot", abstract: "Add a key slot: a second passphrase, a key file for unattended unlock, or a new recovery key.",
+        discussion: """
+            --key-file PATH makes the daemon write a new 32-byte key file (0600, never replacing a \
+            file) that `credbrokerd --unlock-key-file PATH` can unlock with. --recovery prints a \
+            new recovery key once on standard output. --passphrase reads the new passphrase from \
+            the terminal or --passphrase-file.
+            """)
+    @OptionGroup var daemon: SocketOption
+    @Option(name: .long, help: ArgumentHelp("Where the daemon writes the new key file.", valueName: "path"))
+    var keyFile: String?
+    @Flag(name: .long, help: "Add a recovery-key slot.") var recovery = false
+    @Flag(name: .long, help: "Add a passphrase slot.") var passphrase = false
+    @Option(name: .long, help: ArgumentHelp("Read the new passphrase from this file (- for standard input).", valueName: "file"))
+    var passphraseFile: String?
+
+    func validate() throws {
+        let chosen = [keyFile != nil, recovery, passphrase].filter { $0 }.count
+        if chosen != 1 { throw ValidationError("choose exactly one of --key-file PATH, --recovery, --passphrase") }
+    }
+
+    func run() throws {
+        try harden()
+        var request = AddSlotRequest(kind: "recovery")
+        if let keyFile {
+            request = AddSlotRequest(kind: "keyfile", path: FileSecurity.absolute(keyFile))
+        } else if passphrase {
+            var secret = try SecretInput.read(file: passphraseFile, prompt: "New passphrase: ", confirm: "Repeat the new passphrase: ")
+            request = AddSlotRequest(kind: "passphrase", passphrase: SecretInput.base64(&secret))
+        }
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let added = try client.call("POST", "/v1/admin/add-slot", body: request, as: AddSlotResponse.self)
+        Console.info("added \(added.kind) key slot \(added.id)")
+        if let key = added.recoveryKey {
+            Console.warning("the recovery key below is shown only this once: store it offline")
+            FileHandle.standardOutput.write(Data((key + "\n").utf8))
+        }
+    }
+}
+
+struct VaultRemoveSlot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove-slot", abstract: "Remove a key slot (never the last one).")
+    @OptionGroup var daemon: SocketOption
+    @Argument(help: "The slot id (see: credbroker vault slots).") var id: Int64
+
+    func run() throws {
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let ok = try client.call("POST", "/v1/admin/remove-slot", body: RemoveSlotRequest(id: id), as: OKResponse.self)
+        Console.info(ok.message)
+    }
+}

@@ -8,7 +8,7 @@ struct VaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault",
         abstract: "Create and inspect the encrypted vault.",
-        subcommands: [VaultInit.self, VaultStatusCommand.self, VaultUnlock.self, VaultLock.self, VaultRotate.self, VaultPasswd.self, VaultBackup.self, VaultRestore.self])
+        subcommands: [VaultInit.self, VaultStatusCommand.self, VaultUnlock.self, VaultLock.self, VaultRotate.self, VaultPasswd.self, VaultBackup.self, VaultRestore.self, VaultSlots.self, VaultAddSlot.self, VaultRemoveSlot.self])
 }
 
 struct VaultInit: ParsableCommand {

@@ -33,6 +33,33 @@ struct OperationsTests {
         #expect(d.stderr.contains("chmod 600"))
     }
 
+    @Test("the CLI lists, adds and removes slots; a key file it adds unlocks the daemon")
+    func slotCLI() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        let keyFile = d.dir.file("state/cli.key")
+        let added = try d.cli(["vault", "add-slot", "--key-file", keyFile])
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stderr.contains("added keyfile key slot"))
+        let recovery = try d.cli(["vault", "add-slot", "--recovery"])
+        #expect(recovery.status == 0)
+        #expect(recovery.stdout.split(separator: "-").count == 13)
+        let both = try d.cli(["vault", "add-slot", "--recovery", "--key-file", keyFile])
+        #expect(both.status == 64)
+        let listed = try d.cli(["vault", "slots"])
+        let lines = listed.stdout.split(separator: "\n")
+        // init made a passphrase and a recovery slot; we added a key file and a recovery key.
+        #expect(lines.count == 4, "\(listed.stdout)")
+        let recoveryID = String(lines.last { $0.contains("recovery") }?.split(separator: " ").first ?? "")
+        #expect(try d.cli(["vault", "remove-slot", recoveryID]).status == 0)
+        #expect(try d.cli(["vault", "slots"]).stdout.split(separator: "\n").count == 3)
+        #expect(try d.cli(["vault", "lock"]).status == 0)
+        let unlocked = try d.cli(["vault", "unlock", "--key-file", keyFile])
+        #expect(unlocked.status == 0, "\(unlocked.stderr)")
+        #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 200)
+        d.stop()
+    }
+
     @Test("a recovery slot can be added and removed; the last slot cannot")
     func slots() throws {
         let d = try TestDaemon()
