@@ -17,7 +17,7 @@ final class AuditCaller: @unchecked Sendable {
 
     var json: [UInt8] {
         if let encoded { return encoded }
-        var line = JSONLine()
+        var line = JSONWriter.openObject()
         line.int("uid", Int64(caller.uid))
         line.int("gid", Int64(caller.gid))
         line.int("pid", Int64(caller.pid))
@@ -58,69 +58,32 @@ struct AuditEvent: Sendable {
     }
 }
 
-/// An audit line under construction: JSON with a fixed member order (the MAC covers the
-/// exact bytes), written straight into bytes without Foundation.
-struct JSONLine {
-    private(set) var bytes: [UInt8] = []
-    private var first = true
-
-    init() {
-        bytes.reserveCapacity(512)
-        bytes.append(UInt8(ascii: "{"))
+/// Audit lines are JSON objects with a fixed member order (the MAC covers the exact
+/// bytes), written with BrokerWire's JSONWriter; these add the member-at-a-time calls.
+extension JSONWriter {
+    /// A writer inside an object that has been opened and not yet closed.
+    static func openObject() -> JSONWriter {
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        return w
     }
 
-    mutating func key(_ name: StaticString) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        first = false
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-    }
+    mutating func string(_ name: String, _ value: String?) { key(name); string(value) }
+    mutating func int(_ name: String, _ value: Int64?) { key(name); int(value) }
+    mutating func strings(_ name: String, _ values: [String]) { key(name); strings(values) }
+    mutating func raw(_ name: String, _ json: [UInt8]) { key(name); raw(json) }
+    mutating func null(_ name: String) { key(name); null() }
 
-    mutating func string(_ name: StaticString, _ value: String?) {
-        key(name)
-        guard let value else { bytes.append(contentsOf: Self.nullBytes); return }
-        JSONWriter.appendQuoted(value, to: &bytes)
-    }
-
-    mutating func int(_ name: StaticString, _ value: Int64?) {
-        key(name)
-        guard let value else { bytes.append(contentsOf: Self.nullBytes); return }
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    mutating func strings(_ name: StaticString, _ values: [String]) {
-        key(name)
-        bytes.append(UInt8(ascii: "["))
-        for (i, v) in values.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONWriter.appendQuoted(v, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
-    mutating func raw(_ name: StaticString, _ json: [UInt8]) {
-        key(name)
-        bytes.append(contentsOf: json)
-    }
-
-    mutating func null(_ name: StaticString) {
-        key(name)
-        bytes.append(contentsOf: Self.nullBytes)
-    }
-
-    /// The line so far without its closing brace (what the MAC covers).
+    /// The object's bytes so far, without its closing brace (what an audit MAC covers).
     var body: [UInt8] { bytes }
 
-    /// The member list closed with "}".
+    /// The object closed with "}" (for a nested member).
     var closed: [UInt8] { bytes + [UInt8(ascii: "}")] }
-
-    static let nullBytes: [UInt8] = Array("null".utf8)
 }
 
 extension AuditEvent {
     /// The event's members, in their fixed order, after `seq`, `time` and `epoch`.
-    func write(into line: inout JSONLine) {
+    func write(into line: inout JSONWriter) {
         if let c = caller {
             line.raw("caller", c.json)
         } else {

@@ -202,7 +202,7 @@ final class AuditLog: @unchecked Sendable {
             switch item {
             case .event(let event):
                 if epochKey == nil && epochID.isEmpty { beginEpoch(publicKey: publicKey, reason: "start", into: &out) }
-                var line = JSONLine()
+                var line = JSONWriter.openObject()
                 seq += 1
                 line.int("seq", seq)
                 line.string("time", timeText(event.time))
@@ -257,14 +257,14 @@ final class AuditLog: @unchecked Sendable {
         epochID = Digest.hex(SecureRandom.bytes(8))
         seq = 0
         lastMAC = [UInt8](repeating: 0, count: 32)
-        var line = JSONLine()
+        var line = JSONWriter.openObject()
         line.int("seq", 0)
         line.string("time", RFC3339.string(unixSeconds: now()))
         line.string("epoch", epochID)
         line.string("type", "epoch")
         line.string("sealed_key", sealed)
         if let previous {
-            var prev = JSONLine()
+            var prev = JSONWriter.openObject()
             prev.string("epoch", previous.epoch)
             prev.int("seq", previous.seq)
             prev.string("mac", previous.mac)
@@ -277,7 +277,7 @@ final class AuditLog: @unchecked Sendable {
     }
 
     @discardableResult
-    private func appendChained(_ line: JSONLine, into out: inout [UInt8]) -> Checkpoint {
+    private func appendChained(_ line: JSONWriter, into out: inout [UInt8]) -> Checkpoint {
         let body = line.body
         var input = lastMAC
         input.append(contentsOf: body)

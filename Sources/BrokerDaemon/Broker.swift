@@ -39,8 +39,8 @@ final class Broker: @unchecked Sendable {
     private var unlockBlockedUntil = Date.distantPast
     private var lastActivity = Date()
 
-    // Confined to `vaultThread`.
-    private var vault: Vault?
+    /// The vault: touched only on `vaultThread` (inside `onVault`).
+    var vault: Vault?
 
     static let auditKeyName = "audit-keypair"
     static let defaultMinValidSeconds = 60
@@ -65,7 +65,6 @@ final class Broker: @unchecked Sendable {
     }
 
     var currentState: VaultState { lock.withLock { state } }
-    var currentPolicies: PolicySet { lock.withLock { policies } }
 
     func isAdmin(_ caller: Caller) -> Bool {
         lock.withLock { policies }.isAdmin(caller, mode: configuration.mode, daemonUID: daemonUID)
@@ -80,12 +79,6 @@ final class Broker: @unchecked Sendable {
     /// Runs `body` with the vault on the vault thread.
     func onVault<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable (Broker) throws -> T) -> EventLoopFuture<T> {
         vaultThread.runIfActive(eventLoop: eventLoop) { [self] in try body(self) }
-    }
-
-    /// The vault, on the vault thread only.
-    var vaultOnThread: Vault? {
-        get { vault }
-        set { vault = newValue }
     }
 
     // MARK: - Health
@@ -125,9 +118,9 @@ final class Broker: @unchecked Sendable {
         lastActivity = now
         switch state {
         case .uninitialized:
-            return .done(.failure(WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init")))
+            return .done(.failure(WireError.noVault))
         case .locked:
-            return .done(.failure(WireError(.locked, "vault is locked", hint: "credbroker vault unlock")))
+            return .done(.failure(WireError.vaultLocked))
         case .unlocked:
             break
         }
@@ -217,7 +210,7 @@ final class Broker: @unchecked Sendable {
     /// Reads a grant from the vault into the cache (vault thread), then answers.
     func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], eventLoop: any EventLoop) -> EventLoopFuture<Result<TokenAnswer, WireError>> {
         onVault(eventLoop) { broker in
-            guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError(.locked, "vault is locked", hint: "credbroker vault unlock")) }
+            guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError.vaultLocked) }
             let payload: GrantPayload
             do throws(VaultError) {
                 payload = try vault.get(GrantPayload.self, profile: key.profile, name: key.recordName)
@@ -229,7 +222,7 @@ final class Broker: @unchecked Sendable {
             let cached = CachedGrant(payload)
             let now = Date()
             return broker.lock.withLock {
-                guard broker.state == .unlocked else { return .failure(WireError(.locked, "vault is locked")) }
+                guard broker.state == .unlocked else { return .failure(WireError.vaultLocked) }
                 broker.cache[key] = cached
                 return broker.answer(key: key, request: request, scopes: scopes, now: now)
             }
@@ -241,7 +234,7 @@ final class Broker: @unchecked Sendable {
     func profiles(for caller: Caller) -> Result<ProfilesResponse, WireError> {
         lock.withLock {
             guard state == .unlocked else {
-                return .failure(state == .locked ? WireError(.locked, "vault is locked", hint: "credbroker vault unlock") : WireError(.unavailable, "no vault exists yet"))
+                return .failure(state == .locked ? WireError.vaultLocked : WireError.noVault)
             }
             var out: [ProfilesResponse.Profile] = []
             for profile in index.profiles.keys.sorted() {
@@ -337,10 +330,6 @@ final class Broker: @unchecked Sendable {
 
     func idleSeconds(now: Date) -> Double {
         lock.withLock { now.timeIntervalSince(lastActivity) }
-    }
-
-    func noteActivity() {
-        lock.withLock { lastActivity = Date() }
     }
 
     // MARK: - Status

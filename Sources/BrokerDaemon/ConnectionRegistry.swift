@@ -82,7 +82,6 @@ final class ConnectionRegistry: @unchecked Sendable {
     func requestStarted() { inFlight.add(1, ordering: .relaxed) }
     func requestFinished() { inFlight.subtract(1, ordering: .relaxed) }
     var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
-    var connectionCount: Int { lock.withLock { total } }
 
     /// Every open connection (for closing them at shutdown).
     var openChannels: [any Channel] { lock.withLock { Array(channels.values) } }

@@ -123,7 +123,6 @@ final class RequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var discarding = false
-    private var responding = false
     /// The last 200 keep-alive JSON head and its body length (reused while they match).
     private var lastOKHead: (length: Int, head: HTTPResponseHead)?
 

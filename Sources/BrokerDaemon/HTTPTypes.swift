@@ -92,3 +92,9 @@ enum PathCoding {
         return out
     }
 }
+
+extension WireError {
+    /// The answers for a vault that is not there or not unlocked, with the command that fixes it.
+    static let noVault = WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init")
+    static let vaultLocked = WireError(.locked, "vault is locked", hint: "credbroker vault unlock")
+}

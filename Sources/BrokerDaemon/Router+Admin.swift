@@ -76,17 +76,19 @@ extension Router {
         let audit = self.audit
         return .later(broker.onVault(eventLoop) { broker in
             var event = event
-            let response: Response
-            if let vault = broker.vaultOnThread, !requireUnlocked || vault.isUnlocked {
-                do { response = try body(vault) } catch { response = .error(Self.wireError(error)) }
-            } else if broker.vaultOnThread == nil {
-                response = .error(WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init"))
+            var failure: WireError?
+            var response = Response(status: 200, body: [])
+            if let vault = broker.vault, !requireUnlocked || vault.isUnlocked {
+                do { response = try body(vault) } catch { failure = Self.wireError(error) }
+            } else if broker.vault == nil {
+                failure = WireError.noVault
             } else {
-                response = .error(WireError(.locked, "vault is locked", hint: "credbroker vault unlock"))
+                failure = WireError.vaultLocked
             }
-            if response.status >= 400 {
-                event.result = Self.code(of: response)
-                event.detail = Self.message(of: response)
+            if let failure {
+                event.result = failure.code.rawValue
+                event.detail = failure.message
+                response = .error(failure)
             }
             audit.record(event)
             return response
@@ -108,14 +110,6 @@ extension Router {
         if let e = error as? FileSecurityError { return WireError(.badRequest, e.description) }
         if let e = error as? SystemError { return WireError(.internal, e.description) }
         return WireError(.internal, "internal error")
-    }
-
-    static func code(of response: Response) -> String {
-        (try? JSONDecoder.wire.decode(ErrorBody.self, from: Data(response.body)))?.error.code.rawValue ?? "error"
-    }
-
-    static func message(of response: Response) -> String? {
-        (try? JSONDecoder.wire.decode(ErrorBody.self, from: Data(response.body)))?.error.message
     }
 
     /// base64 → SecretBytes; the intermediate buffer is wiped.
@@ -144,11 +138,11 @@ extension Router {
         return .later(broker.onVault(eventLoop) { broker in
             var event = event
             do {
-                guard broker.vaultOnThread == nil else { throw WireError(.badRequest, "a vault already exists at \"\(path)\"") }
+                guard broker.vault == nil else { throw WireError(.badRequest, "a vault already exists at \"\(path)\"") }
                 let passphrase = try Self.secret(parsed.passphrase, field: "passphrase")
                 guard passphrase.count >= 8 else { throw WireError(.badRequest, "the passphrase is shorter than 8 characters") }
                 let created = try Vault.create(at: path, passphrase: passphrase, strength: strength, allowWeakKDF: parsed.allowWeakKDF ?? false)
-                broker.vaultOnThread = created.vault
+                broker.vault = created.vault
                 try broker.didUnlock(created.vault)
                 let text = String(decoding: created.recoveryKey.unsafeCopyToArray(), as: UTF8.self)
                 broker.audit.record(event)
@@ -186,8 +180,8 @@ extension Router {
         let captured = event
         return .later(broker.onVault(eventLoop) { broker in
             var event = captured
-            guard let vault = broker.vaultOnThread else {
-                return .error(WireError(.unavailable, "no vault exists yet", hint: "credbroker vault init"))
+            guard let vault = broker.vault else {
+                return .error(WireError.noVault)
             }
             if vault.isUnlocked {
                 audit.record(event)
@@ -335,11 +329,11 @@ extension Router {
             do {
                 try Vault.restore(from: path, to: target, force: parsed.force ?? false, secret: UnlockSecret.passphrase(bytes))
             } catch {
-                broker.vaultOnThread = try? Vault.open(at: target)
-                broker.setState(broker.vaultOnThread == nil ? .uninitialized : .locked)
+                broker.vault = try? Vault.open(at: target)
+                broker.setState(broker.vault == nil ? .uninitialized : .locked)
                 throw error
             }
-            broker.vaultOnThread = try Vault.open(at: target)
+            broker.vault = try Vault.open(at: target)
             broker.setState(.locked)
             return .json(OKResponse(message: "restored \"\(target)\" from \"\(path)\"; the vault is locked: unlock it"))
         }
@@ -379,7 +373,7 @@ extension Router {
                     for account in app.accounts.sorted() {
                         let key = GrantKey(profile: name, app: appName, account: account)
                         var cached = cache[key]
-                        if cached == nil, let vault = broker.vaultOnThread, vault.isUnlocked,
+                        if cached == nil, let vault = broker.vault, vault.isUnlocked,
                            let payload = try? vault.get(GrantPayload.self, profile: name, name: key.recordName) {
                             cached = CachedGrant(payload)
                         }

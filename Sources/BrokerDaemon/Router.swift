@@ -36,7 +36,6 @@ final class Router: Sendable {
 
     func route(_ request: Request, eventLoop: any EventLoop) -> RouteResult {
         let path = request.path
-        if path == "/v1/token" && request.method == "POST" { return token(request, eventLoop: eventLoop) }
         if let methods = Self.publicRoutes[path] {
             guard methods.contains(request.method) else { return .now(wrongMethod(methods)) }
             switch path {

@@ -76,5 +76,4 @@ public enum UserDatabase {
     }
 
     public static var effectiveUID: UInt32 { geteuid() }
-    public static var effectiveGID: UInt32 { getegid() }
 }
