@@ -22,15 +22,27 @@ final class DaemonClient {
         }
         var reasons: [String] = []
         for path in candidates {
-            do {
-                let socket = try UnixSocket.connect(to: path)
-                return DaemonClient(path: path, socket: socket)
-            } catch {
+            let socket: UnixSocket
+            do { socket = try UnixSocket.connect(to: path) } catch {
                 reasons.append("\"\(path)\": \(error.reason)")
+                continue
             }
+            // Secrets (passphrases, recovery keys) go to this listener: it must be ours, root's
+            // or the credbroker user's, never another user's look-alike socket (a /tmp
+            // fallback path can be made by anyone).
+            guard let peer = try? socket.peerCredentials(), Self.trusted(uid: peer.uid) else {
+                let owner = (try? socket.peerCredentials()).map { "uid \($0.uid)" } ?? "an unknown process"
+                reasons.append("\"\(path)\": refused: it is served by \(owner), not by you, root or the credbroker user")
+                continue
+            }
+            return DaemonClient(path: path, socket: socket)
         }
         throw CLIError(message: "cannot reach credbrokerd (\(reasons.joined(separator: "; ")))",
                        hint: "start it with \"credbrokerd --user\", or name its socket with --socket or CREDBROKER_SOCKET")
+    }
+
+    static func trusted(uid: UInt32) -> Bool {
+        uid == UserDatabase.effectiveUID || uid == 0 || UserDatabase.userName(of: uid) == "credbroker"
     }
 
     /// Whether a daemon answers at one of the candidate paths (for `vault init`).
@@ -54,8 +66,10 @@ final class DaemonClient {
             bodyBytes = Array(data)
             data.resetBytes(in: 0..<data.count)
         }
-        let request = HTTPRequestWriter.request(method: method, path: path, body: bodyBytes, headers: [("Connection", "close")])
-        if var b = bodyBytes { b.withUnsafeMutableBufferPointerWipe() }
+        var request = HTTPRequestWriter.request(method: method, path: path, body: bodyBytes, headers: [("Connection", "close")])
+        bodyBytes?.withUnsafeMutableBufferPointerWipe()
+        // The request may carry a secret: wipe this copy once it is sent.
+        defer { request.withUnsafeMutableBufferPointerWipe() }
         do {
             try socket.send(request)
             var parser = HTTPResponseParser()

@@ -53,6 +53,13 @@ struct AuditEvent: Sendable {
         self.result = result
     }
 
+    /// A rough size of the line this event becomes, for bounding the queue.
+    var estimatedBytes: Int {
+        var n = 600 + route.utf8.count + (detail?.utf8.count ?? 0)
+        for s in scopes { n += s.utf8.count + 3 }
+        return n
+    }
+
     static func fingerprint(ofToken token: String) -> String {
         String(Digest.hex(Digest.sha256(Array(token.utf8))).prefix(8))
     }

@@ -30,6 +30,9 @@ final class AuditLog: @unchecked Sendable {
     private var lastError: String?
     private var writtenCheckpoint: Checkpoint?
     private var dropped = 0
+    /// An estimate of the queued events' size; the queue is bounded by it as well as by count.
+    private var queuedBytes = 0
+    static let maxQueuedBytes = 32 * 1024 * 1024
     /// The writer is waiting for work (and needs a signal); under load it is not, and
     /// `record` appends without a wake-up syscall.
     private var writerIdle = false
@@ -85,11 +88,13 @@ final class AuditLog: @unchecked Sendable {
     /// Queues an event; never blocks on I/O.
     func record(_ event: AuditEvent) {
         condition.lock()
-        if queue.count >= Self.maxQueued {
+        let size = event.estimatedBytes
+        if queue.count >= Self.maxQueued || queuedBytes + size > Self.maxQueuedBytes {
             dropped += 1
             healthy = false
         } else {
             queue.append(.event(event))
+            queuedBytes += size
         }
         if writerIdle {
             writerIdle = false
@@ -161,8 +166,17 @@ final class AuditLog: @unchecked Sendable {
                 condition.wait(seconds: 1)
                 writerIdle = false
             }
-            let batch = queue
+            var batch = queue
             queue.removeAll(keepingCapacity: true)
+            queuedBytes = 0
+            // Events dropped since the last batch become a line of their own, so the gap is
+            // in the chain; the count restarts and health can return.
+            if dropped > 0 {
+                var notice = AuditEvent(time: now(), caller: nil, route: "audit", result: "dropped")
+                notice.detail = "\(dropped) audit events were dropped: the queue was full or the log could not be written"
+                batch.append(.event(notice))
+                dropped = 0
+            }
             writing = !batch.isEmpty
             let finish = stopping && batch.isEmpty
             condition.unlock()
@@ -330,9 +344,10 @@ final class AuditLog: @unchecked Sendable {
             // counted, and verify will show the gap.
             unwritten = Array(bytes[offset...])
             if unwritten.count > 8 * 1024 * 1024 {
+                let lines = unwritten.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
                 unwritten = []
                 condition.lock()
-                dropped += 1
+                dropped += max(1, lines)
                 condition.unlock()
             }
         }

@@ -115,7 +115,6 @@ final class Broker: @unchecked Sendable {
     func token(_ request: TokenRequest, scopes: [String], caller: Caller, event: inout AuditEvent, now: Date) -> TokenOutcome {
         lock.lock()
         defer { lock.unlock() }
-        lastActivity = now
         switch state {
         case .uninitialized:
             return .done(.failure(WireError.noVault))
@@ -161,6 +160,9 @@ final class Broker: @unchecked Sendable {
         guard decision.allowed else {
             return .done(.failure(WireError(.denied, "not allowed")))
         }
+        // Only allowed requests count as activity: a caller the policy refuses must not keep
+        // an unlocked vault from its idle lock.
+        lastActivity = now
         guard let account else {
             return .done(.failure(WireError(.notFound, "no grant for \"\(request.provider)\" in profile \"\(request.profile)\"", hint: "credbroker login \(request.provider) --profile \(request.profile)")))
         }

@@ -11,6 +11,16 @@ extension Router {
     func admin(_ request: Request, name: String, eventLoop: any EventLoop) -> RouteResult {
         let caller = request.caller
         var event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: request.auditCaller, route: "/v1/admin/" + name, result: "ok")
+        // The admin check comes first: a caller who is not an admin learns nothing, not even
+        // which admin routes and methods exist.
+        guard broker.isAdmin(caller) else {
+            event.result = "denied"
+            event.decision = "deny"
+            event.detail = "not an admin"
+            audit.record(event)
+            logger.notice("admin route denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)", "route": "\(Self.printable(name))"])
+            return .now(.error(.denied, "not allowed"))
+        }
         // Routes under profiles/ carry names in the path.
         let segments = name.split(separator: "/", omittingEmptySubsequences: false)
         let isProfiles = segments.first == "profiles"
@@ -19,14 +29,6 @@ extension Router {
         }
         if !isProfiles, let methods = Self.adminRoutes[name], !methods.contains(request.method) {
             return .now(wrongMethod(methods))
-        }
-        guard broker.isAdmin(caller) else {
-            event.result = "denied"
-            event.decision = "deny"
-            event.detail = "not an admin"
-            audit.record(event)
-            logger.notice("admin route denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)", "route": "\(name)"])
-            return .now(.error(.denied, "not allowed"))
         }
         event.decision = "allow"
         if isProfiles {
@@ -187,6 +189,14 @@ extension Router {
                 audit.record(event)
                 return .json(OKResponse(message: "vault is already unlocked"))
             }
+            // Checked again here, where attempts run one at a time: attempts queued on many
+            // connections all passed the event loop's check before the first one failed.
+            if let wait = broker.unlockDelay(now: Date()) {
+                event.result = "too_many"
+                event.detail = "unlock attempt during backoff (\(wait) s left)"
+                audit.record(event)
+                return .error(WireError(.tooMany, "too many failed unlock attempts; retry in \(wait) s", retryAfter: wait))
+            }
             do {
                 let bytes = try Self.secret(parsed.secret, field: "secret")
                 let secret: UnlockSecret
@@ -282,12 +292,18 @@ extension Router {
     /// System mode: backups live under the daemon's state directory, so an admin cannot
     /// make the daemon write or read anywhere it can.
     func checkedPath(_ path: String) throws -> String {
+        try checkedPath(path, under: FileSecurity.parentDirectory(of: broker.configuration.paths.vault))
+    }
+
+    /// An absolute path without "..", in system mode confined to `directory`, so an admin
+    /// cannot make the daemon read or write wherever it can.
+    func checkedPath(_ path: String, under directory: String) throws -> String {
         guard path.hasPrefix("/") else { throw WireError(.badRequest, "the path must be absolute: \(Self.printable(path))") }
         guard !path.split(separator: "/").contains("..") else { throw WireError(.badRequest, "the path must not contain \"..\"") }
         if broker.configuration.mode == .system {
-            let state = FileSecurity.parentDirectory(of: broker.configuration.paths.vault) + "/"
-            guard path.hasPrefix(state) else {
-                throw WireError(.badRequest, "in system mode backups live under \"\(state)\"; choose a path there")
+            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+            guard path.hasPrefix(prefix) else {
+                throw WireError(.badRequest, "in system mode this path must lie under \"\(prefix)\"")
             }
         }
         return path
@@ -399,17 +415,21 @@ extension Router {
         case .success(let r): parsed = r
         }
         let auditPath = broker.configuration.paths.auditLog
-        return vaultOperation(event, eventLoop) { [audit] vault in
-            guard parsed.path.hasPrefix("/") else { throw WireError(.badRequest, "the path must be absolute") }
+        return vaultOperation(event, eventLoop) { [self, audit] vault in
+            // The daemon reads the file on its vault thread: an absolute path, in system mode
+            // only beside the live log, a regular file of bounded size (no FIFO to block on,
+            // no /dev/zero to fill memory).
+            let path = try checkedPath(parsed.path, under: FileSecurity.parentDirectory(of: auditPath))
             guard let pair = try vault.internalKey(name: Broker.auditKeyName) else {
                 throw WireError(.notFound, "this vault has no audit key yet")
             }
-            let live = FileSecurity.absolute(parsed.path) == FileSecurity.absolute(auditPath)
+            let live = FileSecurity.absolute(path) == FileSecurity.absolute(auditPath)
             if live { audit.flush() }
-            guard let data = FileManager.default.contents(atPath: parsed.path) else {
-                throw WireError(.notFound, "cannot read \"\(parsed.path)\"")
+            let limit = max(2 * broker.configuration.audit.maxBytes, 16 * 1024 * 1024)
+            guard let bytes = try FileSecurity.readRegularFile(path, limit: limit) else {
+                throw WireError(.notFound, "\"\(path)\" does not exist")
             }
-            let result = AuditVerifier.verify(fileBytes: Array(data), keyPair: pair, checkpoint: live ? audit.checkpoint : nil)
+            let result = AuditVerifier.verify(fileBytes: bytes, keyPair: pair, checkpoint: live ? audit.checkpoint : nil)
             return .json(result)
         }
     }

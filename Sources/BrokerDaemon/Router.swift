@@ -118,16 +118,18 @@ final class Router: Sendable {
             return .now(.error(wire))
         }
         let scopes = ScopeAliases.expandAll(parsed.scopes)
-        event.profile = parsed.profile
-        event.provider = parsed.provider
-        event.account = parsed.account
-        event.scopes = scopes
         if let problem = Self.validate(parsed, scopes: scopes) {
+            // The caller's values are not copied into the audit line: only validated, bounded
+            // fields reach the log (a flood of 64 KiB bodies must not fill it).
             event.result = "bad_request"
             event.detail = problem
             audit.record(event)
             return .now(.error(.badRequest, problem))
         }
+        event.profile = parsed.profile
+        event.provider = parsed.provider
+        event.account = parsed.account
+        event.scopes = scopes
         switch broker.token(parsed, scopes: scopes, caller: request.caller, event: &event, now: now) {
         case .done(let result):
             return .now(finish(result, event: event, caller: request.caller))
@@ -146,6 +148,7 @@ final class Router: Sendable {
         if let a = r.account, a.isEmpty || a.utf8.count > 320 { return "\"account\" must be 1 to 320 bytes" }
         if scopes.isEmpty { return "\"scopes\" must name at least one scope" }
         if scopes.count > 64 { return "\"scopes\" names more than 64 scopes" }
+        if scopes.contains(where: { $0.utf8.count > 512 }) { return "a scope is longer than 512 bytes" }
         if let m = r.minValidSeconds, m < 0 || m > 3600 { return "\"min_valid_seconds\" must be in 0...3600" }
         return nil
     }

@@ -97,6 +97,21 @@ public enum FileSecurity {
         return opened.status
     }
 
+    /// Reads a regular file (no symbolic link, no FIFO or device) of at most `limit` bytes;
+    /// nil when it does not exist.
+    public static func readRegularFile(_ path: String, limit: Int) throws(FileSecurityError) -> [UInt8]? {
+        guard let opened = try openWithoutFollowing(path, refusal: "") else { return nil }
+        guard opened.status.isRegularFile else {
+            throw FileSecurityError(path: path, problem: "\"\(path)\" is not a regular file", fix: nil)
+        }
+        guard opened.status.size <= Int64(limit) else {
+            throw FileSecurityError(path: path, problem: "\"\(path)\" is larger than \(limit) bytes", fix: nil)
+        }
+        do { return try opened.fd.readAll(limit: limit) } catch {
+            throw FileSecurityError(path: path, problem: "cannot read \"\(path)\": \(error.reason)", fix: nil)
+        }
+    }
+
     /// Opens `path` read-only without following a symbolic link and fstats it; nil when it
     /// does not exist. `refusal` is added to the symlink message ("for config files").
     static func openWithoutFollowing(_ path: String, refusal: String) throws(FileSecurityError) -> OpenedFile? {

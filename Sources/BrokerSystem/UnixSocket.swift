@@ -40,6 +40,15 @@ public struct UnixSocket: ~Copyable {
         return Array(buffer.prefix(n))
     }
 
+    /// The kernel's credentials of the process listening at the other end (SO_PEERCRED, as
+    /// recorded when it called listen): who the client is about to send secrets to.
+    public func peerCredentials() throws(SystemError) -> PeerCredentials {
+        var mirror = UCredMirror()
+        var length = socklen_t(MemoryLayout<UCredMirror>.size)
+        try syscall("getsockopt SO_PEERCRED") { unsafe getsockopt(fd.rawValue, SOL_SOCKET, SO_PEERCRED, &mirror, &length) }
+        return PeerCredentials(pid: mirror.pid, uid: mirror.uid, gid: mirror.gid)
+    }
+
     /// Shuts down the sending side (the daemon sees end of stream).
     public func shutdownWrite() {
         _ = Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))

@@ -41,6 +41,10 @@ struct AuditAndUnlockTests {
             #expect(r.status == 1, "\(name): \(r.stdout) \(r.stderr)")
             #expect(r.stderr.contains("credbroker: error:"), "\(name)")
         }
+        // The daemon reads only regular files of bounded size (no device, FIFO or link).
+        let device = try d.cli(["audit", "verify", "/dev/zero"])
+        #expect(device.status == 1)
+        #expect(device.stderr.contains("not a regular file"), "\(device.stderr)")
         // The live file with its tail cut: the daemon knows where it last wrote.
         try write(Array(original.dropLast(2)), to: d.auditLog)
         let cut = try d.cli(["audit", "verify", d.auditLog])

@@ -76,6 +76,10 @@ struct IdentityTests {
         }
         let lock = try curlAsNobody(d, "/v1/admin/lock", json: "{}")
         #expect(lock.status == 403)
+        // Not even which admin routes exist: an unknown one answers the same.
+        let unknown = try curlAsNobody(d, "/v1/admin/no-such-route")
+        #expect(unknown.status == 403)
+        #expect(unknown.body == denied.body)
         #expect(try d.request("GET", "/v1/health").text.contains("\"ok\""))
         let profiles = try curlAsNobody(d, "/v1/profiles")
         #expect(profiles.body.contains("me@example.com"))
@@ -86,5 +90,25 @@ struct IdentityTests {
         let audit = (try? String(contentsOfFile: d.auditLog, encoding: .utf8)) ?? ""
         #expect(audit.contains("\"uid\":65534"))
         #expect(audit.contains("does not grant scope"))
+    }
+
+    @Test("the CLI refuses a socket served by another user, so no secret goes to a look-alike daemon",
+          .enabled(if: getuid() == 0 && Subprocess.isAvailable("setpriv") && FileManager.default.fileExists(atPath: "/usr/bin/python3"), "needs root, setpriv and /usr/bin/python3"))
+    func foreignListener() throws {
+        let dir = try TemporaryDirectory()
+        chmod(dir.path, 0o777)
+        let socket = dir.file("fake.sock")
+        let fake = try BackgroundProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+            while True:
+                c, _ = s.accept(); c.recv(65536)
+                c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 11\\r\\n\\r\\n{"ok":true}'); c.close()
+            """, socket], logDirectory: dir.path, name: "fake")
+        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: socket) })
+        let r = try Subprocess.run(BuiltProducts.path("credbroker"), ["vault", "unlock", "--socket", socket, "--passphrase-file", "-"], stdin: "a secret passphrase\n")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("refused: it is served by uid 65534"), "\(r.stderr)")
+        fake.signal(SIGKILL)
     }
 }

@@ -60,6 +60,20 @@ struct OperationsTests {
         d.stop()
     }
 
+    @Test("an overlong scope is refused and its text never reaches the audit log")
+    func overlongScope() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        let long = String(repeating: "z", count: 600)
+        let r = try d.request("POST", "/v1/token", json: "{\"profile\":\"dev\",\"provider\":\"google\",\"scopes\":[\"\(long)\"]}")
+        #expect(r.status == 400)
+        #expect(r.text.contains("longer than 512 bytes"))
+        #expect(d.stop() == 0)
+        let audit = (try? String(contentsOfFile: d.auditLog, encoding: .utf8)) ?? ""
+        #expect(audit.contains("longer than 512 bytes"))
+        #expect(!audit.contains(long))
+    }
+
     @Test("a recovery slot can be added and removed; the last slot cannot")
     func slots() throws {
         let d = try TestDaemon()
