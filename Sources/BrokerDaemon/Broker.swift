@@ -178,7 +178,8 @@ final class Broker: @unchecked Sendable {
     /// per grant per second (`expires_in` counts seconds) and reused.
     private func answer(key: GrantKey, request: TokenRequest, scopes: [String], now: Date) -> Result<TokenAnswer, WireError> {
         guard let grant = cache[key] else { return .failure(WireError(.internal, "grant vanished from the cache")) }
-        let login = "credbroker login \(key.app) --profile \(key.profile)"
+        // Built only on the failure paths (this runs per request).
+        var login: String { "credbroker login \(key.app) --profile \(key.profile)" }
         if grant.dead {
             return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\" was revoked or expired at the provider", hint: login))
         }
