@@ -91,6 +91,10 @@ let package = Package(
         // Helpers for tests: temporary directories, subprocesses, built-product lookup.
         .target(name: "BrokerTesting", swiftSettings: strictSettings),
 
+        // Outbound HTTP (docs/spec/api.md is inbound): the HTTPTransport interface and its
+        // libcurl implementation. The only importer of CCurl.
+        .target(name: "BrokerHTTP", swiftSettings: strictSettings),
+
         .executableTarget(
             name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
         .executableTarget(
