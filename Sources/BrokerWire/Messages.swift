@@ -210,8 +210,15 @@ public struct AdminStatusResponse: Codable, Sendable, Equatable {
         public var tokenValidUntil: String?
         public var lastRefresh: String?
         public var lastError: String?
+        public var flow: String?
+        /// When the refresh token was obtained (its age is what the warnings are about).
+        public var refreshTokenObtained: String?
+        /// The command that repairs a dead grant.
+        public var fix: String?
+        public var warnings: [String]?
 
-        public init(app: String, account: String, scopes: [String], state: String, tokenValidUntil: String?, lastRefresh: String?, lastError: String?) {
+        public init(app: String, account: String, scopes: [String], state: String, tokenValidUntil: String?, lastRefresh: String?, lastError: String?,
+                    flow: String? = nil, refreshTokenObtained: String? = nil, fix: String? = nil, warnings: [String]? = nil) {
             self.app = app
             self.account = account
             self.scopes = scopes
@@ -219,13 +226,18 @@ public struct AdminStatusResponse: Codable, Sendable, Equatable {
             self.tokenValidUntil = tokenValidUntil
             self.lastRefresh = lastRefresh
             self.lastError = lastError
+            self.flow = flow
+            self.refreshTokenObtained = refreshTokenObtained
+            self.fix = fix
+            self.warnings = warnings
         }
 
         enum CodingKeys: String, CodingKey {
-            case app, account, scopes, state
+            case app, account, scopes, state, flow, fix, warnings
             case tokenValidUntil = "token_valid_until"
             case lastRefresh = "last_refresh"
             case lastError = "last_error"
+            case refreshTokenObtained = "refresh_token_obtained"
         }
     }
 
@@ -275,19 +287,44 @@ public struct AppRecord: Codable, Sendable {
     public var clientSecret: String?
     public var tenant: String?
     public var endpoints: [String: String]?
+    /// client_secret_post, client_secret_basic, private_key_jwt or none; default by type.
+    public var clientAuth: String?
+    /// Whether refresh tokens rotate (generic apps; the built-in types know).
+    public var rotatesRefreshTokens: Bool?
+    /// The scopes `login` asks for when none are named.
+    public var scopes: [String]?
+    /// A fixed redirect URI the app was registered with (else a loopback one with an
+    /// ephemeral port is used).
+    public var redirectURI: String?
+    /// PEM private key for certificate assertions (private_key_jwt, Microsoft app-only).
+    public var privateKey: String?
+    public var keyID: String?
 
-    public init(type: String, clientID: String, clientSecret: String? = nil, tenant: String? = nil, endpoints: [String: String]? = nil) {
+    public init(type: String, clientID: String, clientSecret: String? = nil, tenant: String? = nil, endpoints: [String: String]? = nil,
+                clientAuth: String? = nil, rotatesRefreshTokens: Bool? = nil, scopes: [String]? = nil, redirectURI: String? = nil,
+                privateKey: String? = nil, keyID: String? = nil) {
         self.type = type
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.tenant = tenant
         self.endpoints = endpoints
+        self.clientAuth = clientAuth
+        self.rotatesRefreshTokens = rotatesRefreshTokens
+        self.scopes = scopes
+        self.redirectURI = redirectURI
+        self.privateKey = privateKey
+        self.keyID = keyID
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, tenant, endpoints
+        case type, tenant, endpoints, scopes
         case clientID = "client_id"
         case clientSecret = "client_secret"
+        case clientAuth = "client_auth"
+        case rotatesRefreshTokens = "rotates_refresh_tokens"
+        case redirectURI = "redirect_uri"
+        case privateKey = "private_key"
+        case keyID = "key_id"
     }
 }
 
@@ -298,19 +335,58 @@ public struct GrantRecord: Codable, Sendable {
     public var refreshToken: String?
     public var accessToken: String?
     public var expiresAt: String?
+    /// How tokens are obtained: `refresh_token` (the default: a user's grant),
+    /// `client_credentials` (app-only), `jwt_bearer` (a Google service account) or
+    /// `account_credentials` (a Zoom server-to-server app).
+    public var flow: String?
+    /// jwt_bearer: the service account's key file fields.
+    public var serviceAccount: ServiceAccountKey?
+    /// jwt_bearer: the user to act for (domain-wide delegation).
+    public var subject: String?
+    /// account_credentials: Zoom's account id.
+    public var accountID: String?
 
-    public init(scopes: [String], refreshToken: String? = nil, accessToken: String? = nil, expiresAt: String? = nil) {
+    public init(scopes: [String], refreshToken: String? = nil, accessToken: String? = nil, expiresAt: String? = nil,
+                flow: String? = nil, serviceAccount: ServiceAccountKey? = nil, subject: String? = nil, accountID: String? = nil) {
         self.scopes = scopes
         self.refreshToken = refreshToken
         self.accessToken = accessToken
         self.expiresAt = expiresAt
+        self.flow = flow
+        self.serviceAccount = serviceAccount
+        self.subject = subject
+        self.accountID = accountID
     }
 
     enum CodingKeys: String, CodingKey {
-        case scopes
+        case scopes, flow, subject
         case refreshToken = "refresh_token"
         case accessToken = "access_token"
         case expiresAt = "expires_at"
+        case serviceAccount = "service_account"
+        case accountID = "account_id"
+    }
+}
+
+/// The fields of a Google service-account key file the daemon keeps.
+public struct ServiceAccountKey: Codable, Sendable {
+    public var clientEmail: String
+    public var privateKey: String
+    public var privateKeyID: String?
+    public var tokenURI: String?
+
+    public init(clientEmail: String, privateKey: String, privateKeyID: String? = nil, tokenURI: String? = nil) {
+        self.clientEmail = clientEmail
+        self.privateKey = privateKey
+        self.privateKeyID = privateKeyID
+        self.tokenURI = tokenURI
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case clientEmail = "client_email"
+        case privateKey = "private_key"
+        case privateKeyID = "private_key_id"
+        case tokenURI = "token_uri"
     }
 }
 
