@@ -34,6 +34,9 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(
             name: "BrokerCrypto", dependencies: ["CSodium", "COpenSSL"],
@@ -93,7 +96,7 @@ let package = Package(
 
         // Outbound HTTP (docs/spec/api.md is inbound): the HTTPTransport interface and its
         // libcurl implementation. The only importer of CCurl.
-        .target(name: "BrokerHTTP", swiftSettings: strictSettings),
+        .target(name: "BrokerHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
 
         .executableTarget(
             name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
@@ -142,6 +145,9 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting",
             ],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerHTTPTests", dependencies: ["BrokerHTTP", "BrokerTesting"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerSandboxTests",

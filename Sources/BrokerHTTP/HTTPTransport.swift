@@ -83,7 +83,9 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
         case network
         /// The task was cancelled.
         case cancelled
-        /// A transport option is invalid (for example an unreadable CA file).
+        /// A transport option is invalid (for example an unreadable CA file), or a request
+        /// field is (a method or header name that is not a token, a line break in a header
+        /// value).
         case configuration
     }
 
