@@ -98,6 +98,12 @@ let package = Package(
         // libcurl implementation. The only importer of CCurl.
         .target(name: "BrokerHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
 
+        // The OAuth client: provider descriptors (Google, Microsoft, Zoom, generic) and flows
+        // (docs/spec/oauth.md). Speaks to providers only through BrokerHTTP's HTTPTransport.
+        .target(
+            name: "BrokerOAuth", dependencies: ["BrokerCore", "BrokerCrypto", "BrokerHTTP"],
+            swiftSettings: strictSettings),
+
         .executableTarget(
             name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
         .executableTarget(
@@ -148,6 +154,10 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerHTTPTests", dependencies: ["BrokerHTTP", "BrokerTesting"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerOAuthTests",
+            dependencies: ["BrokerOAuth", "BrokerCore", "BrokerCrypto", "BrokerHTTP", "BrokerSandbox", "BrokerTesting"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerSandboxTests",

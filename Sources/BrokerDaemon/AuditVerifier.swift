@@ -1,3 +1,4 @@
+import BrokerCore
 import BrokerCrypto
 import BrokerWire
 import FoundationEssentials
