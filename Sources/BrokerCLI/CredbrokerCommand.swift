@@ -8,7 +8,8 @@ struct CredbrokerCommand: ParsableCommand {
         abstract: "A secure OAuth credential broker: encrypted vault, scoped tokens over a Unix socket.",
         version: "0.1.0",
         subcommands: [
-            ProvidersCommand.self, SetupCommand.self, LoginCommand.self, StatusCommand.self, TokenCommand.self, VaultCommand.self, ProfileCommand.self, PolicyCommand.self, AuditCommand.self, SandboxCommand.self,
+            ProvidersCommand.self, SetupCommand.self, LoginCommand.self, StatusCommand.self, TokenCommand.self, RevokeCommand.self,
+            SecretCommand.self, VaultCommand.self, ProfileCommand.self, PolicyCommand.self, AuditCommand.self, SandboxCommand.self,
         ])
 
 }

@@ -41,7 +41,9 @@ struct ProfileList: ParsableCommand {
 }
 
 struct ProfileDelete: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a profile (with --force, also the records it holds).")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a profile (with --force, also the records it holds).",
+        discussion: "--force deletes grants without revoking them at the provider; run \"credbroker revoke APP --profile NAME\" for each grant first to revoke them there.")
     @OptionGroup var daemon: SocketOption
     @Argument(help: "The profile name.") var name: String
     @Flag(name: .long, help: "Delete the profile's records too.") var force = false
