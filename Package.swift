@@ -141,7 +141,7 @@ let package = Package(
             dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerTesting"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "BrokerCLITests", dependencies: ["BrokerSystem", "BrokerTesting"],
+            name: "BrokerCLITests", dependencies: ["BrokerCLI", "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerTesting"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerCoreTests", dependencies: ["BrokerCore", "BrokerWire"],

@@ -1,4 +1,5 @@
 import BrokerCrypto
+package import BrokerWire
 import Foundation
 
 /// CLI output rules (age's): results to stdout; every message to stderr with a prefix.
@@ -20,9 +21,18 @@ enum Console {
 
 /// An error the CLI reports and exits on, with its exit code (DESIGN.md: 3 denied,
 /// 4 locked, 5 re-authorization required, 1 anything else).
-struct CLIError: Error, CustomStringConvertible {
-    var message: String
-    var hint: String?
-    var exitCode: Int32 = 1
-    var description: String { message }
+package struct CLIError: Error, CustomStringConvertible {
+    package var message: String
+    package var hint: String?
+    package var exitCode: Int32 = 1
+    /// The daemon's error code, when the daemon answered with an error.
+    package var wireCode: WireErrorCode?
+    package var description: String { message }
+
+    package init(message: String, hint: String? = nil, exitCode: Int32 = 1, wireCode: WireErrorCode? = nil) {
+        self.message = message
+        self.hint = hint
+        self.exitCode = exitCode
+        self.wireCode = wireCode
+    }
 }

@@ -7,7 +7,10 @@ struct CredbrokerCommand: ParsableCommand {
         commandName: "credbroker",
         abstract: "A secure OAuth credential broker: encrypted vault, scoped tokens over a Unix socket.",
         version: "0.1.0",
-        subcommands: [VaultCommand.self, ProfileCommand.self, StatusCommand.self, TokenCommand.self, PolicyCommand.self, AuditCommand.self, SandboxCommand.self])
+        subcommands: [
+            ProvidersCommand.self, SetupCommand.self, LoginCommand.self, StatusCommand.self, TokenCommand.self, RevokeCommand.self,
+            SecretCommand.self, VaultCommand.self, ProfileCommand.self, PolicyCommand.self, AuditCommand.self, SandboxCommand.self,
+        ])
 
 }
 

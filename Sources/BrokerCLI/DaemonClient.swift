@@ -50,6 +50,11 @@ final class DaemonClient {
         (try? connect(flag: flag)) != nil
     }
 
+    /// Connects (see `connect`) and sends one request: each request has its own connection.
+    static func call<T: Decodable>(socket: String?, _ method: String, _ path: String, body: (some Encodable)? = Optional<Empty>.none, as type: T.Type) throws -> T {
+        try connect(flag: socket).call(method, path, body: body, as: type)
+    }
+
     /// Sends a request and returns the parsed success body, or throws the daemon's error.
     func call<T: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = Optional<Empty>.none, as type: T.Type) throws -> T {
         let response = try send(method, path, body: body)
@@ -92,7 +97,7 @@ final class DaemonClient {
         }
         let e = body.error
         let hint = e.hint.map { "run \"\($0)\"" }
-        return CLIError(message: e.message, hint: hint, exitCode: exitCode(for: e.code))
+        return CLIError(message: e.message, hint: hint, exitCode: exitCode(for: e.code), wireCode: e.code)
     }
 
     static func exitCode(for code: WireErrorCode) -> Int32 {

@@ -41,7 +41,9 @@ struct ProfileList: ParsableCommand {
 }
 
 struct ProfileDelete: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a profile (with --force, also the records it holds).")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a profile (with --force, also the records it holds).",
+        discussion: "--force deletes grants without revoking them at the provider; run \"credbroker revoke APP --profile NAME\" for each grant first to revoke them there.")
     @OptionGroup var daemon: SocketOption
     @Argument(help: "The profile name.") var name: String
     @Flag(name: .long, help: "Delete the profile's records too.") var force = false
@@ -50,50 +52,6 @@ struct ProfileDelete: ParsableCommand {
         let client = try DaemonClient.connect(flag: daemon.socket)
         let ok = try client.call("DELETE", "/v1/admin/profiles/\(PathEncoding.segment(name))" + (force ? "?force=true" : ""), as: OKResponse.self)
         Console.info(ok.message)
-    }
-}
-
-struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show the daemon's state: vault, profiles, provider apps, grants and token validity (no secrets).")
-    @OptionGroup var daemon: SocketOption
-    @Flag(name: .long, help: "Print JSON.") var json = false
-
-    func run() throws {
-        let client = try DaemonClient.connect(flag: daemon.socket)
-        let health = try client.call("GET", "/v1/health", as: HealthResponse.self)
-        let status: AdminStatusResponse
-        do {
-            status = try DaemonClient.connect(flag: daemon.socket).call("GET", "/v1/admin/status", as: AdminStatusResponse.self)
-        } catch let error as CLIError where error.exitCode == 3 {
-            // Not an admin: the health is all this caller may see.
-            if json {
-                FileHandle.standardOutput.write(try JSONEncoder().encode(health) + Data("\n".utf8))
-            } else {
-                print("daemon:  credbrokerd \(health.version) at \(client.path), up \(health.uptimeSeconds) s")
-                print("state:   \(health.status)")
-            }
-            return
-        }
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try e.encode(status) + Data("\n".utf8))
-            return
-        }
-        print("daemon:   credbrokerd \(health.version) at \(client.path) (\(status.mode) mode), up \(health.uptimeSeconds) s")
-        print("state:    \(health.status)")
-        print("vault:    \(status.vault)")
-        print("policies: \(status.policies.isEmpty ? "none (every token request is denied)" : status.policies.joined(separator: ", "))")
-        print("audit:    \(status.audit)")
-        for p in status.profiles {
-            print("profile \(p.name):")
-            for app in p.apps { print("  app \(app.name) (\(app.type))") }
-            for g in p.grants {
-                let valid = g.tokenValidUntil.map { "token valid until \($0)" } ?? "no token"
-                print("  grant \(g.app)/\(g.account): \(g.state), \(valid), scopes \(g.scopes.map { ScopeAliases.alias(for: $0) ?? $0 }.joined(separator: " "))")
-            }
-        }
     }
 }
 

@@ -29,6 +29,14 @@ public enum SecretFile {
         return try readSecret(path: path, checkMode: !inCredentials)
     }
 
+    /// Reads a secret document (a PEM private key, a service-account JSON key file) of at
+    /// most `maxBytes` from `path`, or from standard input when `path` is "-". The file's
+    /// mode is not checked: such files arrive from a browser's download with the umask's
+    /// mode, and the caller imports them into the vault.
+    public static func readDocument(path: String, maxBytes: Int) throws(FileSecurityError) -> SecretBytes {
+        try readSecret(path: path, checkMode: false, limit: maxBytes, tooLarge: nil)
+    }
+
     private static func openSource(path: String, checkMode: Bool) throws(FileSecurityError) -> FileDescriptor {
         if path == "-" {
             return FileDescriptor(rawValue: dup(STDIN_FILENO))
@@ -51,13 +59,14 @@ public enum SecretFile {
         }
     }
 
-    private static func readSecret(path: String, checkMode: Bool) throws(FileSecurityError) -> SecretBytes {
+    private static func readSecret(path: String, checkMode: Bool, limit: Int = maxSecretBytes,
+                                   tooLarge: String? = "it is not a passphrase or key file") throws(FileSecurityError) -> SecretBytes {
         let fd = try openSource(path: path, checkMode: checkMode)
         let raw = fd.rawValue
         // Read into locked memory directly, one byte past the cap to detect oversize input.
         var total = 0
         var failure: SystemError?
-        let buffer = unsafe SecretBytes(count: maxSecretBytes + 1) { out in
+        let buffer = unsafe SecretBytes(count: limit + 1) { out in
             while total < out.count {
                 let n = unsafe Glibc.read(raw, out.baseAddress! + total, out.count - total)
                 if n < 0 {
@@ -73,8 +82,8 @@ public enum SecretFile {
         if let failure {
             throw FileSecurityError(path: path, problem: "cannot read \(name): \(failure.reason)", fix: nil)
         }
-        guard total <= maxSecretBytes else {
-            throw FileSecurityError(path: path, problem: "\(name) is larger than \(maxSecretBytes) bytes; it is not a passphrase or key file", fix: nil)
+        guard total <= limit else {
+            throw FileSecurityError(path: path, problem: "\(name) is larger than \(limit) bytes" + (tooLarge.map { "; " + $0 } ?? ""), fix: nil)
         }
         return SecretBytes(copying: buffer, offset: 0, count: total)
     }

@@ -48,6 +48,31 @@ public enum Terminal {
         return SecretBytes(copying: line, offset: 0, count: length)
     }
 
+    /// Whether standard input is a terminal (the CLI asks questions only then; a script's
+    /// pipe gets none).
+    public static var isStandardInputTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// Shows `prompt` on /dev/tty and reads one line with echo on (for what is not secret:
+    /// a client id, a menu choice, a yes or no). At most `maxBytes`; a trailing "\r" is
+    /// dropped; end of input gives what was read so far.
+    public static func readLine(prompt: String, maxBytes: Int = 4096) throws(SystemError) -> String {
+        let fd = try FileDescriptor.open("/dev/tty", flags: O_RDWR | O_NOCTTY)
+        try fd.writeAll(Array(prompt.utf8))
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < maxBytes {
+            let n = unsafe Glibc.read(fd.rawValue, &byte, 1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "read /dev/tty", errno: errno)
+            }
+            if n == 0 || byte == 0x0A { break }
+            line.append(byte)
+        }
+        if line.last == 0x0D { line.removeLast() }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     /// Writes `text` to /dev/tty (for the one-time recovery key display, it goes to
     /// stdout instead when there is no terminal; see the CLI).
     public static func write(_ text: String) throws(SystemError) {

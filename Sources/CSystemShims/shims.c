@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "CSystemShims.h"
 #include <sys/prctl.h>
 
@@ -50,4 +51,28 @@ int csystem_socket_type(int fd) {
     socklen_t length = sizeof(type);
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) return -1;
     return type;
+}
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+int csystem_tcp_bind_loopback(int fd, unsigned short port) {
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof(address));
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return bind(fd, (struct sockaddr *)&address, sizeof(address));
+}
+
+int csystem_tcp_local_port(int fd) {
+    struct sockaddr_in address;
+    socklen_t length = sizeof(address);
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) return -1;
+    if (address.sin_family != AF_INET) { errno = EAFNOSUPPORT; return -1; }
+    return ntohs(address.sin_port);
+}
+
+int csystem_accept_nonblocking(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }

@@ -14,4 +14,12 @@ ssize_t csystem_unix_sendto(int fd, const char *path, const void *buffer, size_t
 /* The address family and type of a socket fd (for checking socket-activated fds). */
 int csystem_socket_family(int fd);
 int csystem_socket_type(int fd);
+/* A TCP socket bound to 127.0.0.1:port (port 0: the kernel picks one), for the CLI's OAuth
+ * redirect listener; struct sockaddr_in is filled here for the same reason as above. */
+int csystem_tcp_bind_loopback(int fd, unsigned short port);
+/* The local port of a bound TCP socket, or -1 with errno set. */
+int csystem_tcp_local_port(int fd);
+/* accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK): accept4 needs _GNU_SOURCE, which
+ * the Glibc module does not define. */
+int csystem_accept_nonblocking(int fd);
 #endif
