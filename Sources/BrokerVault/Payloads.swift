@@ -19,19 +19,47 @@ public struct ProviderAppPayload: RecordPayload, Equatable {
     public var tenant: String?
     /// Endpoint overrides by name (authorization, token, device, revocation, api bases).
     public var endpoints: [String: String]
+    /// client_secret_post, client_secret_basic, private_key_jwt or none; nil: the type's default.
+    public var clientAuth: String?
+    /// generic apps: whether refresh tokens rotate; nil: the type's default.
+    public var rotatesRefreshTokens: Bool?
+    /// The scopes `login` asks for when none are named.
+    public var scopes: [String]?
+    /// A fixed registered redirect URI (else a loopback one with an ephemeral port).
+    public var redirectURI: String?
+    /// PEM private key for certificate client assertions.
+    public var privateKeyPEM: String?
+    public var keyID: String?
+    /// The client secret before `secret rotate`, kept until the new one has worked once.
+    public var previousClientSecret: String?
 
-    public init(type: String, clientID: String, clientSecret: String?, tenant: String? = nil, endpoints: [String: String] = [:]) {
+    public init(type: String, clientID: String, clientSecret: String?, tenant: String? = nil, endpoints: [String: String] = [:],
+                clientAuth: String? = nil, rotatesRefreshTokens: Bool? = nil, scopes: [String]? = nil, redirectURI: String? = nil,
+                privateKeyPEM: String? = nil, keyID: String? = nil, previousClientSecret: String? = nil) {
         self.type = type
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.tenant = tenant
         self.endpoints = endpoints
+        self.clientAuth = clientAuth
+        self.rotatesRefreshTokens = rotatesRefreshTokens
+        self.scopes = scopes
+        self.redirectURI = redirectURI
+        self.privateKeyPEM = privateKeyPEM
+        self.keyID = keyID
+        self.previousClientSecret = previousClientSecret
     }
 
     enum CodingKeys: String, CodingKey {
-        case v, type, tenant, endpoints
+        case v, type, tenant, endpoints, scopes
         case clientID = "client_id"
         case clientSecret = "client_secret"
+        case clientAuth = "client_auth"
+        case rotatesRefreshTokens = "rotates_refresh_tokens"
+        case redirectURI = "redirect_uri"
+        case privateKeyPEM = "private_key"
+        case keyID = "key_id"
+        case previousClientSecret = "previous_client_secret"
     }
 }
 
@@ -48,8 +76,23 @@ public struct GrantPayload: RecordPayload, Equatable {
     public var state: String
     public var accessToken: String?
     public var accessTokenExpiresAt: Date?
+    /// The scopes the stored access token carries (nil: `scopes`).
+    public var accessTokenScopes: [String]?
+    /// refresh_token (nil), client_credentials, jwt_bearer or account_credentials.
+    public var flow: String?
+    /// jwt_bearer: the user to act for (domain-wide delegation).
+    public var subject: String?
+    /// account_credentials: Zoom's account id.
+    public var accountID: String?
+    /// When the current refresh token was obtained (nil: `obtainedAt`).
+    public var refreshTokenObtainedAt: Date?
+    public var lastRefreshAt: Date?
+    /// The last refresh failure, for people (never a secret), and when.
+    public var lastError: String?
+    public var lastErrorAt: Date?
 
-    public init(app: String, account: String, scopes: [String], refreshToken: String?, obtainedAt: Date, state: String = "active", accessToken: String? = nil, accessTokenExpiresAt: Date? = nil) {
+    public init(app: String, account: String, scopes: [String], refreshToken: String?, obtainedAt: Date, state: String = "active", accessToken: String? = nil, accessTokenExpiresAt: Date? = nil,
+                accessTokenScopes: [String]? = nil, flow: String? = nil, subject: String? = nil, accountID: String? = nil) {
         self.app = app
         self.account = account
         self.scopes = scopes
@@ -58,14 +101,24 @@ public struct GrantPayload: RecordPayload, Equatable {
         self.state = state
         self.accessToken = accessToken
         self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.accessTokenScopes = accessTokenScopes
+        self.flow = flow
+        self.subject = subject
+        self.accountID = accountID
     }
 
     enum CodingKeys: String, CodingKey {
-        case v, app, account, scopes, state
+        case v, app, account, scopes, state, flow, subject
         case refreshToken = "refresh_token"
         case obtainedAt = "obtained_at"
         case accessToken = "access_token"
         case accessTokenExpiresAt = "access_token_expires_at"
+        case accessTokenScopes = "access_token_scopes"
+        case accountID = "account_id"
+        case refreshTokenObtainedAt = "refresh_token_obtained_at"
+        case lastRefreshAt = "last_refresh_at"
+        case lastError = "last_error"
+        case lastErrorAt = "last_error_at"
     }
 }
 
