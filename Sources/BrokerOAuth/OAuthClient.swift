@@ -51,9 +51,13 @@ public struct OAuthClient: Sendable {
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", codeVerifier),
         ], secrets: [code, codeVerifier])
         try authenticateClient(&form)
+        // At consent the grant is what the provider says: Zoom grants the scopes set in the
+        // app's settings, Microsoft adds scopes the user consented to before. (A refresh is
+        // then held to this grant.)
+        let lenient = requestedScopes.isEmpty || config.type == .zoom || config.type == .microsoft
         return try await tokenRequest(
             form, what: "authorization code exchange", requestedScopes: requestedScopes,
-            allowedScopes: requestedScopes.isEmpty ? nil : requestedScopes)
+            allowedScopes: lenient ? nil : requestedScopes)
     }
 
     /// Uses a refresh token (RFC 6749 §6) for an access token with `scopes` (empty: the
