@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "BrokerDaemon",
             dependencies: [
-                "BrokerCore", "BrokerWire", "BrokerCrypto", "BrokerSystem", "BrokerVault",
+                "BrokerCore", "BrokerWire", "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerHTTP", "BrokerOAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "credbroker-bench",
             dependencies: [
-                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire",
+                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "BrokerDaemonTests",
             dependencies: [
-                "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting",
+                "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
             ],
             swiftSettings: strictSettings),
         .testTarget(

@@ -41,6 +41,8 @@ final class Broker: @unchecked Sendable {
 
     /// The vault: touched only on `vaultThread` (inside `onVault`).
     var vault: Vault?
+    /// Set once at start, before the first request.
+    var refresher: Refresher?
 
     static let auditKeyName = "audit-keypair"
     static let defaultMinValidSeconds = 60
@@ -105,10 +107,22 @@ final class Broker: @unchecked Sendable {
         var fingerprint: String
     }
 
-    enum TokenOutcome {
+    enum TokenOutcome: Sendable {
         case done(Result<TokenAnswer, WireError>)
         /// The grant is not cached: read it from the vault, then decide again.
         case needsLoad(GrantKey)
+        /// No cached token fits: the refresher obtains one, then the cache answers.
+        case needsRefresh(RefreshNeed)
+    }
+
+    /// What the refresher must obtain for a request.
+    struct RefreshNeed: Sendable {
+        var key: GrantKey
+        /// The scopes the new token carries (the request's, or the grant's when the grant
+        /// cannot be narrowed).
+        var scopes: [String]
+        var minValid: Int
+        var force: Bool
     }
 
     /// The cached-token path: every check that needs no vault access, on the event loop.
@@ -171,64 +185,147 @@ final class Broker: @unchecked Sendable {
             return .done(.failure(WireError(.notFound, "no grant for \"\(request.provider)\" account \"\(account)\" in profile \"\(request.profile)\"", hint: "credbroker login \(request.provider) --profile \(request.profile)")))
         }
         guard cache[key] != nil else { return .needsLoad(key) }
-        return .done(answer(key: key, request: request, scopes: scopes, now: now))
+        return answer(key: key, request: request, scopes: scopes, caller: caller, event: &event, now: now)
     }
 
-    /// Answers from the cached grant (caller holds `lock`). The response body is built once
-    /// per grant per second (`expires_in` counts seconds) and reused.
-    private func answer(key: GrantKey, request: TokenRequest, scopes: [String], now: Date) -> Result<TokenAnswer, WireError> {
-        guard let grant = cache[key] else { return .failure(WireError(.internal, "grant vanished from the cache")) }
+    /// Answers from the cached grant (caller holds `lock`), or says what to refresh. The
+    /// response body is built once per token per second (`expires_in` counts seconds).
+    private func answer(key: GrantKey, request: TokenRequest, scopes: [String], caller: Caller, event: inout AuditEvent, now: Date) -> TokenOutcome {
+        guard let grant = cache[key] else { return .done(.failure(WireError(.internal, "grant vanished from the cache"))) }
         // Built only on the failure paths (this runs per request).
         var login: String { "credbroker login \(key.app) --profile \(key.profile)" }
         if grant.dead {
-            return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\" was revoked or expired at the provider", hint: login))
+            return .done(.failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\" was revoked or expired at the provider", hint: login)))
         }
         let missing = scopes.filter { !grant.scopes.contains($0) }
         if !missing.isEmpty {
             let scopeFlags = scopes.map { "--scope \(ScopeAliases.alias(for: $0) ?? $0)" }.joined(separator: " ")
-            return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" does not include \(missing.joined(separator: ", "))", hint: "\(login) \(scopeFlags)"))
+            return .done(.failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" does not include \(missing.joined(separator: ", "))", hint: "\(login) \(scopeFlags)")))
         }
-        if request.forceRefresh == true {
-            return .failure(WireError(.unavailable, "force_refresh needs the refresh engine, which this build does not have yet"))
-        }
-        let minValid = request.minValidSeconds ?? Self.defaultMinValidSeconds
-        guard let token = grant.accessToken, let expires = grant.expiresAt, expires.timeIntervalSince(now) >= Double(minValid) else {
-            if grant.hasRefreshToken {
-                return .failure(WireError(.unavailable, "the access token for \"\(key.app)\" account \"\(key.account)\" is not valid for \(minValid) more seconds and this build cannot refresh it yet"))
+        // The token carries exactly the scopes asked for when the provider can narrow a
+        // refresh; otherwise it carries the grant's, and the policy must allow all of them.
+        var tokenScopes = scopes
+        if !grant.narrowable {
+            tokenScopes = grant.scopes
+            if tokenScopes.count != scopes.count {
+                let wide = policies.decide(TokenQuestion(profile: key.profile, provider: key.app, account: key.account, scopes: tokenScopes), for: caller)
+                if !wide.allowed {
+                    event.decision = "deny"
+                    event.detail = "the token would carry all of the grant's scopes (this grant cannot be narrowed) and the policy does not allow them all: \(wide.reason)"
+                    return .done(.failure(WireError(.denied, "not allowed")))
+                }
             }
-            return .failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" has no valid token and no refresh token", hint: login))
         }
-        let second = Int64(now.timeIntervalSince1970.rounded(.down))
-        if let body = grant.body, grant.bodySecond == second {
-            return .success(TokenAnswer(body: body, account: key.account, fingerprint: grant.fingerprint))
+        let scopeKey = ScopeSet.key(tokenScopes)
+        let minValid = request.minValidSeconds ?? Self.defaultMinValidSeconds
+        let force = request.forceRefresh == true
+        if let token = grant.tokens[scopeKey], token.expiresAt.timeIntervalSince(now) >= Double(minValid) {
+            // force_refresh: at most one refresh per grant and scope set per 30 s.
+            if !force || !grant.canRefresh || now.timeIntervalSince(token.obtainedAt) < Self.forceRefreshInterval {
+                return .done(.success(body(key: key, scopeKey: scopeKey, now: now)))
+            }
         }
-        let expiresIn = Int(expires.timeIntervalSince(now))
-        let body = TokenResponse(accessToken: token, tokenType: "Bearer", expiresAt: grant.expiresAtText, expiresIn: expiresIn,
-                                 scopes: grant.scopes, profile: key.profile, provider: key.app, account: key.account).jsonBytes
-        cache[key]?.body = body
-        cache[key]?.bodySecond = second
-        return .success(TokenAnswer(body: body, account: key.account, fingerprint: grant.fingerprint))
+        guard grant.canRefresh else {
+            return .done(.failure(WireError(.reauthRequired, "the grant for \"\(key.app)\" account \"\(key.account)\" has no valid token and no refresh token", hint: login)))
+        }
+        return .needsRefresh(RefreshNeed(key: key, scopes: tokenScopes, minValid: minValid, force: force))
     }
 
-    /// Reads a grant from the vault into the cache (vault thread), then answers.
-    func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], eventLoop: any EventLoop) -> EventLoopFuture<Result<TokenAnswer, WireError>> {
-        onVault(eventLoop) { broker in
-            guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError.vaultLocked) }
+    static let forceRefreshInterval = 30.0
+
+    /// The answer body for a cached token (caller holds `lock`; the token exists).
+    private func body(key: GrantKey, scopeKey: String, now: Date) -> TokenAnswer {
+        let token = cache[key]!.tokens[scopeKey]!
+        cache[key]!.tokens[scopeKey]!.lastUsed = now
+        let second = Int64(now.timeIntervalSince1970.rounded(.down))
+        if let body = token.body, token.bodySecond == second {
+            return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
+        }
+        let expiresIn = max(0, Int(token.expiresAt.timeIntervalSince(now)))
+        let body = TokenResponse(accessToken: token.accessToken, tokenType: "Bearer", expiresAt: token.expiresAtText, expiresIn: expiresIn,
+                                 scopes: token.scopes, profile: key.profile, provider: key.app, account: key.account).jsonBytes
+        cache[key]!.tokens[scopeKey]!.body = body
+        cache[key]!.tokens[scopeKey]!.bodySecond = second
+        return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
+    }
+
+    /// After a refresh: the token for `need`, if the cache has one that is still valid.
+    func answerAfterRefresh(_ need: RefreshNeed, now: Date) -> Result<TokenAnswer, WireError> {
+        lock.withLock {
+            guard state == .unlocked else { return .failure(WireError.vaultLocked) }
+            let scopeKey = ScopeSet.key(need.scopes)
+            guard let token = cache[need.key]?.tokens[scopeKey], token.expiresAt > now else {
+                return .failure(WireError(.unavailable, "the refreshed token for \"\(need.key.app)\" account \"\(need.key.account)\" is gone (the vault was locked or the grant changed); try again"))
+            }
+            _ = token
+            return .success(body(key: need.key, scopeKey: scopeKey, now: now))
+        }
+    }
+
+    /// Reads a grant from the vault into the cache (vault thread), then decides again.
+    func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], caller: Caller, event: AuditEvent, eventLoop: any EventLoop) -> EventLoopFuture<(TokenOutcome, AuditEvent)> {
+        onVault(eventLoop) { broker -> (TokenOutcome, AuditEvent, [String: CachedToken]) in
+            guard let vault = broker.vault, vault.isUnlocked else { return (.done(.failure(WireError.vaultLocked)), event, [:]) }
             let payload: GrantPayload
             do throws(VaultError) {
                 payload = try vault.get(GrantPayload.self, profile: key.profile, name: key.recordName)
             } catch {
-                if error.code == .notFound { return .failure(WireError(.notFound, "no grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\"")) }
+                if error.code == .notFound { return (.done(.failure(WireError(.notFound, "no grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\""))), event, [:]) }
                 broker.logger.error("cannot read grant", metadata: ["credential": "\(key.profile)/\(key.recordName)", "error": "\(error.message)"])
-                return .failure(WireError(.internal, "cannot read the grant"))
+                return (.done(.failure(WireError(.internal, "cannot read the grant"))), event, [:])
             }
-            let cached = CachedGrant(payload)
             let now = Date()
+            var event = event
             return broker.lock.withLock {
-                guard broker.state == .unlocked else { return .failure(WireError.vaultLocked) }
-                broker.cache[key] = cached
-                return broker.answer(key: key, request: request, scopes: scopes, now: now)
+                guard broker.state == .unlocked else { return (.done(.failure(WireError.vaultLocked)), event, [:]) }
+                var adopted: [String: CachedToken] = [:]
+                if broker.cache[key] == nil {
+                    let type = broker.index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
+                    let grant = CachedGrant(payload, appType: type)
+                    broker.cache[key] = grant
+                    if grant.canRefresh && !grant.dead { adopted = grant.tokens }
+                }
+                let outcome = broker.answer(key: key, request: request, scopes: scopes, caller: caller, event: &event, now: now)
+                return (outcome, event, adopted)
             }
+        }.map { [weak self] (outcome: TokenOutcome, event: AuditEvent, adopted: [String: CachedToken]) in
+            for (scopeKey, token) in adopted { self?.refresher?.adopt(key, scopeKey: scopeKey, token: token) }
+            return (outcome, event)
+        }
+    }
+
+    // MARK: - Cache updates (refresher and logins)
+
+    /// Stores a new token for a grant (after its refresh token, if rotated, is committed).
+    func storeToken(_ key: GrantKey, scopeKey: String, token: CachedToken, grant payload: GrantPayload?) {
+        lock.withLock {
+            guard state == .unlocked else { return }
+            if cache[key] == nil, let payload {
+                let type = index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
+                cache[key] = CachedGrant(payload, appType: type)
+            }
+            cache[key]?.tokens[scopeKey] = token
+            cache[key]?.dead = false
+        }
+    }
+
+    func markDead(_ key: GrantKey) {
+        lock.withLock { cache[key]?.dead = true }
+    }
+
+    /// A cached token's expiry and last use, for the refresher's schedule.
+    func cachedToken(_ key: GrantKey, scopeKey: String) -> CachedToken? {
+        lock.withLock { cache[key]?.tokens[scopeKey] }
+    }
+
+    /// Every cached token's identity, expiry and last use (the refresher's wall-clock check).
+    func cachedTokens() -> [(GrantKey, String, Date, Date, Date)] {
+        lock.withLock {
+            var out: [(GrantKey, String, Date, Date, Date)] = []
+            for (key, grant) in cache where !grant.dead && grant.canRefresh {
+                for (scopeKey, token) in grant.tokens { out.append((key, scopeKey, token.obtainedAt, token.expiresAt, token.lastUsed)) }
+            }
+            return out
         }
     }
 
@@ -274,6 +371,13 @@ final class Broker: @unchecked Sendable {
             audit.startEpoch(publicKey: publicKey, reason: "the audit key changed or was missing")
         }
         let newIndex = try GrantIndex.build(from: vault)
+        // Keep-alives: when each refreshable grant was last refreshed.
+        var lastRefresh: [GrantKey: Date] = [:]
+        for id in try vault.list(kind: .grant) where id.profile != Vault.internalProfile {
+            guard let grant = try? vault.get(GrantPayload.self, profile: id.profile, name: id.name),
+                  grant.state != "dead", grant.refreshToken != nil else { continue }
+            lastRefresh[GrantKey(profile: id.profile, app: grant.app, account: grant.account)] = grant.lastRefreshAt ?? grant.obtainedAt
+        }
         lock.withLock {
             index = newIndex
             cache = [:]
@@ -282,9 +386,11 @@ final class Broker: @unchecked Sendable {
             unlockBlockedUntil = .distantPast
             lastActivity = Date()
         }
+        refresher?.resume(lastRefresh: lastRefresh)
     }
 
     func didLock() {
+        refresher?.pause()
         lock.withLock {
             cache = [:]
             index = GrantIndex()
@@ -303,6 +409,7 @@ final class Broker: @unchecked Sendable {
             index = newIndex
             if let key { cache[key] = nil } else { cache = [:] }
         }
+        if let key { refresher?.forget(key) }
     }
 
     // MARK: - Unlock backoff
@@ -368,31 +475,63 @@ struct GrantKey: Hashable, Sendable {
     var recordName: String { "\(app)/\(account)" }
 }
 
-/// What the cache keeps of a grant: the current access token (ordinary memory: it is what
-/// callers receive anyway) and the grant's state. Never the refresh token.
-struct CachedGrant: Sendable {
-    var accessToken: String?
-    var expiresAt: Date?
+/// A scope set's cache key: the sorted, distinct full scope strings joined by spaces.
+enum ScopeSet {
+    static func key(_ scopes: [String]) -> String {
+        Set(scopes).sorted().joined(separator: " ")
+    }
+}
+
+/// One access token in the cache (ordinary memory: it is what callers receive anyway).
+struct CachedToken: Sendable {
+    var accessToken: String
+    var expiresAt: Date
+    /// The scopes the token carries.
     var scopes: [String]
-    var dead: Bool
-    var hasRefreshToken: Bool
     var obtainedAt: Date
-    /// Derived once per load: the audit fingerprint and the RFC 3339 expiry.
+    var lastUsed: Date
+    /// Derived once: the audit fingerprint and the RFC 3339 expiry.
     var fingerprint: String
     var expiresAtText: String
     /// The last response body and the second it was built in.
     var body: [UInt8]?
     var bodySecond: Int64 = 0
 
-    init(_ payload: GrantPayload) {
-        accessToken = payload.accessToken
-        fingerprint = payload.accessToken.map { AuditEvent.fingerprint(ofToken: $0) } ?? ""
-        expiresAtText = payload.accessTokenExpiresAt.map { RFC3339.string($0) } ?? ""
-        expiresAt = payload.accessTokenExpiresAt
+    init(accessToken: String, expiresAt: Date, scopes: [String], obtainedAt: Date) {
+        self.accessToken = accessToken
+        self.expiresAt = expiresAt
+        self.scopes = scopes
+        self.obtainedAt = obtainedAt
+        self.lastUsed = obtainedAt
+        fingerprint = AuditEvent.fingerprint(ofToken: accessToken)
+        expiresAtText = RFC3339.string(expiresAt)
+    }
+}
+
+/// What the cache keeps of a grant: its state and its access tokens by scope set. Never
+/// the refresh token.
+struct CachedGrant: Sendable {
+    var scopes: [String]
+    var dead: Bool
+    /// Whether a new token can be obtained (a refresh token, or an app-only flow).
+    var canRefresh: Bool
+    /// Whether a refresh can ask for fewer scopes than the grant has.
+    var narrowable: Bool
+    var tokens: [String: CachedToken] = [:]
+
+    init(_ payload: GrantPayload, appType: String) {
         scopes = payload.scopes
         dead = payload.state == "dead"
-        hasRefreshToken = payload.refreshToken != nil
-        obtainedAt = payload.obtainedAt
+        let appOnly = payload.flow != nil && payload.flow != "refresh_token"
+        canRefresh = payload.refreshToken != nil || appOnly
+        // Google and Microsoft (and generic providers, per RFC 6749 §6) issue narrower tokens
+        // from one refresh token; Zoom and the app-only flows cannot.
+        narrowable = payload.refreshToken != nil && !appOnly && appType != "zoom"
+        if let token = payload.accessToken, let expires = payload.accessTokenExpiresAt {
+            let t = CachedToken(accessToken: token, expiresAt: expires, scopes: payload.accessTokenScopes ?? payload.scopes,
+                                obtainedAt: payload.lastRefreshAt ?? payload.obtainedAt)
+            tokens[ScopeSet.key(t.scopes)] = t
+        }
     }
 }
 
@@ -403,6 +542,8 @@ struct GrantIndex: Sendable {
         var type: String
         var apiBaseURLs: [String: String]
         var accounts: Set<String>
+        /// Whether a provider app record exists (grants may outlive a deleted app).
+        var configured = true
     }
 
     struct Profile: Sendable {
@@ -431,7 +572,7 @@ struct GrantIndex: Sendable {
             let app = String(id.name[..<slash])
             let account = String(id.name[id.name.index(after: slash)...])
             if index.profiles[id.profile]?.apps[app] == nil {
-                index.profiles[id.profile, default: Profile()].apps[app] = App(type: app, apiBaseURLs: [:], accounts: [])
+                index.profiles[id.profile, default: Profile()].apps[app] = App(type: app, apiBaseURLs: [:], accounts: [], configured: false)
             }
             index.profiles[id.profile]!.apps[app]!.accounts.insert(account)
         }

@@ -12,6 +12,7 @@ public struct Configuration: Sendable, Equatable {
     public var idleLockSeconds: Int?
     public var limits = Limits()
     public var audit = AuditSettings()
+    public var oauth = OAuthSettings()
     public var allowRoot = false
     /// The group that may connect in system mode.
     public var clientGroup = "credbroker-clients"
@@ -54,6 +55,24 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// Outbound HTTP to providers and the refresher's schedule (`[oauth]`).
+    public struct OAuthSettings: Sendable, Equatable {
+        /// A CA bundle for provider TLS (default: the system's).
+        public var caFile: String?
+        /// A proxy URL (default: the standard environment variables).
+        public var proxy: String?
+        public var connectTimeoutSeconds: Double = 5
+        public var totalTimeoutSeconds: Double = 30
+        /// A grant that has not been refreshed for this many days is refreshed anyway, so
+        /// grants that die when unused (Microsoft: 90 days) stay alive.
+        public var keepAliveDays: Double = 14
+        /// Access tokens not handed out for this long are no longer refreshed ahead of
+        /// expiry (they are refreshed on demand).
+        public var proactiveIdleSeconds: Double = 3600
+
+        public init() {}
+    }
+
     public init(mode: DaemonMode, paths: DaemonPaths) {
         self.mode = mode
         self.paths = paths
@@ -68,7 +87,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Configuration {
-    static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "client_group"]
+    static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "oauth", "client_group"]
     static let limitKeys: Set<String> = ["max_connections", "max_connections_per_uid", "requests_per_second_per_uid", "burst_per_uid", "request_timeout_seconds", "idle_timeout_seconds", "drain_seconds", "threads"]
     static let auditKeys: Set<String> = ["max_bytes", "keep", "on_failure"]
 
@@ -142,6 +161,29 @@ extension Configuration {
                 }
                 audit.onFailure = mode
             }
+        }
+        if let value = table["oauth"] {
+            guard let t = value.table else { throw fail("oauth", "must be a table") }
+            let known: Set<String> = ["ca_file", "proxy", "connect_timeout_seconds", "total_timeout_seconds", "keep_alive_days", "proactive_idle_seconds"]
+            for key in t.keys where !known.contains(key) { throw fail("oauth.\(key)", "unknown key") }
+            func number(_ key: String, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
+                guard let v = t[key] else { return nil }
+                let n = v.double ?? v.int.map(Double.init)
+                guard let n, range.contains(n) else { throw fail("oauth.\(key)", "must be a number in \(range.lowerBound)...\(range.upperBound)") }
+                return n
+            }
+            if let v = t["ca_file"] {
+                guard let s = v.string, s.hasPrefix("/") else { throw fail("oauth.ca_file", "must be an absolute path") }
+                oauth.caFile = s
+            }
+            if let v = t["proxy"] {
+                guard let s = v.string else { throw fail("oauth.proxy", "must be a URL string") }
+                oauth.proxy = s
+            }
+            if let n = try number("connect_timeout_seconds", 0.1...120) { oauth.connectTimeoutSeconds = n }
+            if let n = try number("total_timeout_seconds", 0.1...600) { oauth.totalTimeoutSeconds = n }
+            if let n = try number("keep_alive_days", 1...89) { oauth.keepAliveDays = n }
+            if let n = try number("proactive_idle_seconds", 60...2_592_000) { oauth.proactiveIdleSeconds = n }
         }
     }
 }

@@ -1,4 +1,5 @@
 public import BrokerCore
+import BrokerHTTP
 import BrokerCrypto
 import BrokerSystem
 import BrokerVault
@@ -128,10 +129,25 @@ public enum Daemon {
         }
         audit.start(reason: "credbrokerd \(version) started in \(configuration.mode.rawValue) mode")
 
+        let transport: CurlTransport
+        do {
+            var options = HTTPTransportOptions()
+            options.caFile = configuration.oauth.caFile
+            options.proxy = configuration.oauth.proxy
+            options.connectTimeout = .milliseconds(Int64(configuration.oauth.connectTimeoutSeconds * 1000))
+            options.totalTimeout = .milliseconds(Int64(configuration.oauth.totalTimeoutSeconds * 1000))
+            transport = try CurlTransport(options: options)
+        } catch {
+            throw DaemonError("cannot set up HTTPS to the providers: \(error.message)")
+        }
         let broker = Broker(configuration: configuration, policies: policies, vault: vault, audit: audit, logger: logger, version: version)
+        let refresher = Refresher(broker: broker, transport: transport, settings: configuration.oauth)
+        broker.refresher = refresher
+        defer { refresher.shutdown() }
         if unlockedAtStart, let v = vault { try broker.didUnlock(v) }
         let policyDirectory = configuration.paths.policies
-        let router = Router(broker: broker) { loadPolicies(directory: policyDirectory) }
+        let logins = LoginManager(broker: broker, refresher: refresher, transport: transport)
+        let router = Router(broker: broker, refresher: refresher, logins: logins) { loadPolicies(directory: policyDirectory) }
 
         let listener = try Listener(configuration: configuration, router: router, broker: broker, logger: logger, environment: environment)
         let signals = SignalService(broker: broker, router: router, logger: logger)

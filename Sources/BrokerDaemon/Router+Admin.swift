@@ -56,6 +56,8 @@ extension Router {
                 }))
             }
         case "add-slot": return addSlot(request, event: event, eventLoop: eventLoop)
+        case "login/start", "login/complete", "login/poll", "revoke", "secret/rotate":
+            return oauth(name, request, event: event, eventLoop: eventLoop)
         case "remove-slot":
             let parsed: RemoveSlotRequest
             switch decode(RemoveSlotRequest.self, request) {
@@ -229,12 +231,24 @@ extension Router {
     func lockVault(event: AuditEvent, eventLoop: any EventLoop, reason: String) -> RouteResult {
         var event = event
         event.detail = reason
-        return vaultOperation(event, eventLoop, requireUnlocked: false) { [broker] vault in
-            vault.lock()
-            broker.didLock()
-            broker.logger.notice("vault locked", metadata: ["reason": "\(reason)"])
-            return .json(OKResponse(message: "vault locked"))
+        let lock = { [self] () -> RouteResult in
+            vaultOperation(event, eventLoop, requireUnlocked: false) { [broker] vault in
+                vault.lock()
+                broker.didLock()
+                broker.logger.notice("vault locked", metadata: ["reason": "\(reason)"])
+                return .json(OKResponse(message: "vault locked"))
+            }
         }
+        guard let refresher = broker.refresher else { return lock() }
+        // Refreshes in flight finish first: a rotated refresh token must reach the vault
+        // before its keys go.
+        let drained = eventLoop.makeFutureWithTask { await refresher.pauseAndDrain() }
+        return .later(drained.flatMap { _ in
+            switch lock() {
+            case .now(let response): return eventLoop.makeSucceededFuture(response)
+            case .later(let future): return future
+            }
+        })
     }
 
     func passwd(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {
@@ -379,25 +393,23 @@ extension Router {
         let broker = self.broker
         return .later(broker.onVault(eventLoop) { broker in
             let (state, index, cache, policies) = broker.statusSnapshot()
+            let now = Date()
             var profiles: [AdminStatusResponse.Profile] = []
             for name in index.profiles.keys.sorted() {
                 let p = index.profiles[name]!
                 var apps: [AdminStatusResponse.App] = []
                 var grants: [AdminStatusResponse.Grant] = []
                 for (appName, app) in p.apps.sorted(by: { $0.key < $1.key }) {
-                    apps.append(AdminStatusResponse.App(name: appName, type: app.type, configured: app.type != appName || !app.apiBaseURLs.isEmpty || true))
+                    apps.append(AdminStatusResponse.App(name: appName, type: app.type, configured: app.configured))
                     for account in app.accounts.sorted() {
                         let key = GrantKey(profile: name, app: appName, account: account)
-                        var cached = cache[key]
-                        if cached == nil, let vault = broker.vault, vault.isUnlocked,
-                           let payload = try? vault.get(GrantPayload.self, profile: name, name: key.recordName) {
-                            cached = CachedGrant(payload)
+                        guard let vault = broker.vault, vault.isUnlocked,
+                              let payload = try? vault.get(GrantPayload.self, profile: name, name: key.recordName) else {
+                            grants.append(AdminStatusResponse.Grant(app: appName, account: account, scopes: [], state: "unknown",
+                                                                    tokenValidUntil: nil, lastRefresh: nil, lastError: nil))
+                            continue
                         }
-                        grants.append(AdminStatusResponse.Grant(
-                            app: appName, account: account, scopes: cached?.scopes ?? [],
-                            state: cached.map { $0.dead ? "dead" : "active" } ?? "unknown",
-                            tokenValidUntil: cached?.expiresAt.map { RFC3339.string($0) },
-                            lastRefresh: cached.map { RFC3339.string($0.obtainedAt) }, lastError: nil))
+                        grants.append(Self.statusGrant(key, payload: payload, cached: cache[key], appType: app.type, now: now))
                     }
                 }
                 profiles.append(AdminStatusResponse.Profile(name: name, apps: apps, grants: grants))
@@ -406,6 +418,36 @@ extension Router {
             return .json(AdminStatusResponse(state: state.rawValue, vault: broker.configuration.paths.vault, mode: broker.configuration.mode.rawValue,
                                              policies: policies.files, profiles: profiles, audit: auditState))
         })
+    }
+
+    /// One grant's status line: state, latest token expiry, refresh history, and what to do.
+    static func statusGrant(_ key: GrantKey, payload: GrantPayload, cached: CachedGrant?, appType: String, now: Date) -> AdminStatusResponse.Grant {
+        let dead = payload.state == "dead" || cached?.dead == true
+        var validUntil = payload.accessTokenExpiresAt
+        for token in cached?.tokens.values ?? [:].values where validUntil == nil || token.expiresAt > validUntil! {
+            validUntil = token.expiresAt
+        }
+        let login = "credbroker login \(key.app) --profile \(key.profile)" + (key.account == "default" ? "" : " --account \(key.account)")
+        var warnings: [String] = []
+        let rtObtained = payload.refreshToken == nil ? nil : (payload.refreshTokenObtainedAt ?? payload.obtainedAt)
+        if dead, appType == "google", let obtained = rtObtained {
+            let days = now.timeIntervalSince(obtained) / 86_400
+            if days >= 6 && days <= 8 {
+                warnings.append("the refresh token died about 7 days after consent: a Google OAuth app in \"Testing\" publishing status issues refresh tokens that expire after 7 days; publish the app (OAuth consent screen) and log in again (docs/oauth-setup.md)")
+            }
+        }
+        if !dead, let lastError = payload.lastError, let at = payload.lastErrorAt, at > (payload.lastRefreshAt ?? .distantPast) {
+            warnings.append("the last refresh failed at \(RFC3339.string(at)): \(lastError)")
+        }
+        return AdminStatusResponse.Grant(
+            app: key.app, account: key.account, scopes: payload.scopes, state: dead ? "dead" : "active",
+            tokenValidUntil: validUntil.map { RFC3339.string($0) },
+            lastRefresh: payload.lastRefreshAt.map { RFC3339.string($0) },
+            lastError: payload.lastError,
+            flow: payload.flow ?? (payload.refreshToken == nil ? "access_token" : "refresh_token"),
+            refreshTokenObtained: rtObtained.map { RFC3339.string($0) },
+            fix: dead ? login : nil,
+            warnings: warnings.isEmpty ? nil : warnings)
     }
 
     func verifyAudit(_ request: Request, event: AuditEvent, eventLoop: any EventLoop) -> RouteResult {

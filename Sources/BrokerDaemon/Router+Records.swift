@@ -1,4 +1,5 @@
 import BrokerCore
+import BrokerOAuth
 import BrokerVault
 import BrokerWire
 import FoundationEssentials
@@ -64,10 +65,24 @@ extension Router {
                 if let bad = (parsed.endpoints ?? [:]).first(where: { !Self.acceptableURL($0.value) }) {
                     return .now(.error(.badRequest, "endpoint \(Self.printable(bad.key)) must be an https:// URL (http:// only for loopback hosts)"))
                 }
+                let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,
+                                                 tenant: parsed.tenant, endpoints: parsed.endpoints ?? [:], clientAuth: parsed.clientAuth,
+                                                 rotatesRefreshTokens: parsed.rotatesRefreshTokens, scopes: parsed.scopes.map(ScopeAliases.expandAll),
+                                                 redirectURI: parsed.redirectURI, privateKeyPEM: parsed.privateKey, keyID: parsed.keyID)
+                // The whole provider configuration is checked now, not at the first login.
+                do throws(OAuthError) { _ = try Refresher.providerConfig(payload) } catch {
+                    return .now(.error(.badRequest, "provider app \(Self.printable(app)): \(error.message)"))
+                }
+                if let redirect = parsed.redirectURI, !Self.acceptableURL(redirect) {
+                    return .now(.error(.badRequest, "\"redirect_uri\" must be an https:// URL or an http:// loopback one"))
+                }
                 return vaultOperation(event, eventLoop) { [broker] vault in
-                    let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,
-                                                     tenant: parsed.tenant, endpoints: parsed.endpoints ?? [:])
-                    try vault.put(payload, profile: profile, name: app)
+                    // A re-setup keeps a pending secret-rotation fallback.
+                    var stored = payload
+                    if let old = try? vault.get(ProviderAppPayload.self, profile: profile, name: app) {
+                        stored.previousClientSecret = old.previousClientSecret
+                    }
+                    try vault.put(stored, profile: profile, name: app)
                     try broker.refreshIndex(vault)
                     return .json(OKResponse(message: "stored provider app \"\(app)\" in profile \"\(profile)\""))
                 }
@@ -101,15 +116,42 @@ extension Router {
                 guard (parsed.accessToken == nil) == (expires == nil) else {
                     return .now(.error(.badRequest, "\"access_token\" and \"expires_at\" go together"))
                 }
-                guard parsed.refreshToken != nil || parsed.accessToken != nil else {
-                    return .now(.error(.badRequest, "a grant needs a \"refresh_token\" or an \"access_token\""))
+                let flow = parsed.flow == "refresh_token" ? nil : parsed.flow
+                switch flow {
+                case nil:
+                    guard parsed.refreshToken != nil || parsed.accessToken != nil else {
+                        return .now(.error(.badRequest, "a grant needs a \"refresh_token\" or an \"access_token\""))
+                    }
+                case "client_credentials":
+                    break
+                case "jwt_bearer":
+                    guard let sa = parsed.serviceAccount, !sa.clientEmail.isEmpty, sa.privateKey.contains("PRIVATE KEY") else {
+                        return .now(.error(.badRequest, "a jwt_bearer grant needs \"service_account\" with \"client_email\" and a PEM \"private_key\""))
+                    }
+                case "account_credentials":
+                    guard let id = parsed.accountID, !id.isEmpty else {
+                        return .now(.error(.badRequest, "an account_credentials grant needs \"account_id\""))
+                    }
+                default:
+                    return .now(.error(.badRequest, "\"flow\" must be refresh_token, client_credentials, jwt_bearer or account_credentials"))
+                }
+                if flow != nil && parsed.refreshToken != nil {
+                    return .now(.error(.badRequest, "an app-only grant (\(flow!)) has no refresh token"))
                 }
                 event.scopes = scopes
                 let expiry = expires
                 return vaultOperation(event, eventLoop) { [broker] vault in
-                    let payload = GrantPayload(app: key.app, account: key.account, scopes: scopes, refreshToken: parsed.refreshToken,
-                                               obtainedAt: Date(), accessToken: parsed.accessToken, accessTokenExpiresAt: expiry)
-                    try vault.put(payload, profile: key.profile, name: key.recordName)
+                    var payload = GrantPayload(app: key.app, account: key.account, scopes: scopes, refreshToken: parsed.refreshToken,
+                                               obtainedAt: Date(), accessToken: parsed.accessToken, accessTokenExpiresAt: expiry,
+                                               flow: flow, subject: parsed.subject, accountID: parsed.accountID)
+                    if flow == "jwt_bearer" || flow == "client_credentials" || flow == "account_credentials" { payload.lastRefreshAt = nil }
+                    try vault.inTransaction { () throws(VaultError) in
+                        try vault.put(payload, profile: key.profile, name: key.recordName)
+                        if let sa = parsed.serviceAccount, flow == "jwt_bearer" {
+                            try vault.put(ServiceAccountPayload(clientEmail: sa.clientEmail, privateKeyPEM: sa.privateKey, privateKeyID: sa.privateKeyID, tokenURI: sa.tokenURI),
+                                          profile: key.profile, name: key.recordName)
+                        }
+                    }
                     try broker.refreshIndex(vault, invalidate: key)
                     return .json(OKResponse(message: "stored the grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\""))
                 }

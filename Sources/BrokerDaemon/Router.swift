@@ -16,12 +16,16 @@ enum RouteResult {
 /// Maps requests to the broker (docs/spec/api.md, one section per route).
 final class Router: Sendable {
     let broker: Broker
+    let refresher: Refresher
+    let logins: LoginManager
     let reloadPolicies: @Sendable () -> Result<PolicySet, ConfigurationError>
     var logger: Logger { broker.logger }
     var audit: AuditLog { broker.audit }
 
-    init(broker: Broker, reloadPolicies: @escaping @Sendable () -> Result<PolicySet, ConfigurationError>) {
+    init(broker: Broker, refresher: Refresher, logins: LoginManager, reloadPolicies: @escaping @Sendable () -> Result<PolicySet, ConfigurationError>) {
         self.broker = broker
+        self.refresher = refresher
+        self.logins = logins
         self.reloadPolicies = reloadPolicies
     }
 
@@ -32,6 +36,7 @@ final class Router: Sendable {
         "init": ["POST"], "unlock": ["POST"], "lock": ["POST"], "rotate": ["POST"], "passwd": ["POST"],
         "backup": ["POST"], "restore": ["POST"], "reload": ["POST"], "status": ["GET"], "audit/verify": ["POST"],
         "profiles": ["GET"], "slots": ["GET"], "add-slot": ["POST"], "remove-slot": ["POST"],
+        "login/start": ["POST"], "login/complete": ["POST"], "login/poll": ["POST"], "revoke": ["POST"], "secret/rotate": ["POST"],
     ]
 
     func route(_ request: Request, eventLoop: any EventLoop) -> RouteResult {
@@ -130,16 +135,35 @@ final class Router: Sendable {
         event.provider = parsed.provider
         event.account = parsed.account
         event.scopes = scopes
-        switch broker.token(parsed, scopes: scopes, caller: request.caller, event: &event, now: now) {
+        let caller = request.caller
+        switch broker.token(parsed, scopes: scopes, caller: caller, event: &event, now: now) {
         case .done(let result):
-            return .now(finish(result, event: event, caller: request.caller))
+            return .now(finish(result, event: event, caller: caller))
         case .needsLoad(let key):
-            let captured = event
-            let caller = request.caller
-            return .later(broker.loadGrant(key, request: parsed, scopes: scopes, eventLoop: eventLoop).map { [self] result in
-                finish(result, event: captured, caller: caller)
+            return .later(broker.loadGrant(key, request: parsed, scopes: scopes, caller: caller, event: event, eventLoop: eventLoop).flatMap { [self] outcome, event in
+                switch outcome {
+                case .done(let result): return eventLoop.makeSucceededFuture(finish(result, event: event, caller: caller))
+                case .needsRefresh(let need): return refresh(need, event: event, caller: caller, eventLoop: eventLoop)
+                case .needsLoad: return eventLoop.makeSucceededFuture(finish(.failure(WireError(.internal, "the grant could not be loaded")), event: event, caller: caller))
+                }
             })
+        case .needsRefresh(let need):
+            return .later(refresh(need, event: event, caller: caller, eventLoop: eventLoop))
         }
+    }
+
+    /// Waits for the refresher (joining a refresh in flight), then answers from the cache.
+    private func refresh(_ need: Broker.RefreshNeed, event: AuditEvent, caller: Caller, eventLoop: any EventLoop) -> EventLoopFuture<Response> {
+        let promise = eventLoop.makePromise(of: Response.self)
+        promise.completeWithTask { [self] in
+            let result: Result<Broker.TokenAnswer, WireError>
+            switch await refresher.obtain(need) {
+            case .failure(let e): result = .failure(e)
+            case .success: result = broker.answerAfterRefresh(need, now: Date())
+            }
+            return finish(result, event: event, caller: caller)
+        }
+        return promise.futureResult
     }
 
     static func validate(_ r: TokenRequest, scopes: [String]) -> String? {

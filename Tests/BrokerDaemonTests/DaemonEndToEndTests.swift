@@ -120,7 +120,10 @@ struct DaemonEndToEndTests {
         d.process!.signal(SIGHUP)
         let denied = BackgroundProcess.waitUntil(timeout: 10) { (try? d.request("POST", "/v1/token", json: gmail))?.status == 403 }
         #expect(denied)
-        #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 200)
+        // The grant has no refresh token, so its one token carries gmail.readonly too: the
+        // narrower policy refuses it even for calendar.readonly, and the audit says why.
+        #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 403)
+        #expect(BackgroundProcess.waitUntil(timeout: 10) { (try? String(contentsOfFile: d.auditLog, encoding: .utf8))?.contains("cannot be narrowed") == true })
         // A group-writable policy file is refused (admin reload reports it).
         try d.dir.write("policies/20-open.toml", "[[rule]]\nname = \"x\"\nuids = [0]\nprofiles = [\"*\"]\nproviders = [\"*\"]\nscopes = [\"*\"]\n", mode: 0o620)
         let reload = try d.request("POST", "/v1/admin/reload")

@@ -51,6 +51,9 @@ struct IdentityTests {
     func otherUID() throws {
         let d = try TestDaemon(policy: Self.policy)
         try d.provision()
+        // A calendar-only grant: without a refresh token its token carries all its scopes,
+        // which nobody's rule must allow.
+        try d.putGrant(account: "me@example.com", token: "ya29.test-token-canary", expires: "2099-01-01T00:00:00Z", scopes: #"["calendar.readonly"]"#)
         openToNobody(d)
         let calendar = try curlAsNobody(d, "/v1/token", json: TestDaemon.tokenBody)
         #expect(calendar.status == 200, "\(calendar.body) \(d.stderr)")

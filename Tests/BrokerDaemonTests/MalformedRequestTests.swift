@@ -50,7 +50,10 @@ enum MalformedCorpus {
                 out.append(MalformedCase(name: "huge body \(n)", bytes: request("POST", "/v1/token", body: Array(repeating: 0x61, count: n)), expect: 413))
             case 4:
                 var body = Array(#"{"profile":"dev","provider":"google","scopes":["x"]}"#.utf8)
-                body[3 + rng.below(10)] = [0xFF, 0xC0, 0x80, 0xFE][rng.below(4)]
+                // Two statements: with both draws in one assignment the store was lost.
+                let position = 3 + rng.below(10)
+                let bad: UInt8 = [0xFF, 0xC0, 0x80, 0xFE][rng.below(4)]
+                body[position] = bad
                 out.append(MalformedCase(name: "invalid utf-8", bytes: request("POST", "/v1/token", body: body), expect: 400))
             case 5:
                 let types = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "application/jsonx"]

@@ -116,10 +116,15 @@ final class TestDaemon {
         try putGrant(account: account, token: token, expires: expires)
     }
 
-    func putGrant(account: String, token: String, expires: String, scopes: String = #"["calendar.readonly","gmail.readonly"]"#, refresh: String = "refresh-token-canary") throws {
+    /// A grant with an access token. Without a refresh token (the default) the daemon
+    /// cannot narrow it: every token carries all its scopes, so the policy must allow them
+    /// all. With one, the app's endpoints must point somewhere local (no test reaches
+    /// the internet).
+    func putGrant(account: String, token: String, expires: String, scopes: String = #"["calendar.readonly","gmail.readonly"]"#, refresh: String? = nil) throws {
         let encoded = account.replacingOccurrences(of: "@", with: "%40")
+        let refreshMember = refresh.map { "\"refresh_token\":\"\($0)\"," } ?? ""
         let r = try request("PUT", "/v1/admin/profiles/dev/grants/google/\(encoded)",
-                            json: "{\"scopes\":\(scopes),\"refresh_token\":\"\(refresh)\",\"access_token\":\"\(token)\",\"expires_at\":\"\(expires)\"}")
+                            json: "{\"scopes\":\(scopes),\(refreshMember)\"access_token\":\"\(token)\",\"expires_at\":\"\(expires)\"}")
         #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
     }
 
