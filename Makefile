@@ -38,6 +38,7 @@ bench: deps
 	swift build -c release --product credbrokerd
 	$$(swift build -c release --show-bin-path)/credbroker-bench vault --records 10000 --runs 5
 	$$(swift build -c release --show-bin-path)/credbroker-bench socket --seconds 5
+	$$(swift build -c release --show-bin-path)/credbroker-bench refresh --concurrent 1000 --latency-ms 50 --grants 1000 --lifetime 60 --minutes 5
 
 clean:
 	rm -rf .build

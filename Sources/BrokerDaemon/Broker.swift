@@ -35,6 +35,8 @@ final class Broker: @unchecked Sendable {
     private var policies: PolicySet
     private var index = GrantIndex()
     private var cache: [GrantKey: CachedGrant] = [:]
+    /// Grant reads in flight, joined by concurrent requests.
+    private var loads: [GrantKey: EventLoopFuture<Result<GrantPayload, WireError>>] = [:]
     private var unlockFailures = 0
     private var unlockBlockedUntil = Date.distantPast
     private var lastActivity = Date()
@@ -219,10 +221,16 @@ final class Broker: @unchecked Sendable {
         let scopeKey = ScopeSet.key(tokenScopes)
         let minValid = request.minValidSeconds ?? Self.defaultMinValidSeconds
         let force = request.forceRefresh == true
-        if let token = grant.tokens[scopeKey], token.expiresAt.timeIntervalSince(now) >= Double(minValid) {
-            // force_refresh: at most one refresh per grant and scope set per 30 s.
-            if !force || !grant.canRefresh || now.timeIntervalSince(token.obtainedAt) < Self.forceRefreshInterval {
-                return .done(.success(body(key: key, scopeKey: scopeKey, now: now)))
+        if let token = grant.tokens[scopeKey] {
+            let remaining = token.expiresAt.timeIntervalSince(now)
+            // A token obtained in the last 30 s is as fresh as a refresh would make it: it is
+            // served even when the provider's lifetime is shorter than min_valid_seconds,
+            // and force_refresh gets it too (at most one refresh per scope set per 30 s).
+            let recent = now.timeIntervalSince(token.obtainedAt) < Self.forceRefreshInterval
+            if remaining >= Double(minValid) || (recent && remaining > 0) {
+                if !force || !grant.canRefresh || recent {
+                    return .done(.success(body(key: key, scopeKey: scopeKey, now: now)))
+                }
             }
         }
         guard grant.canRefresh else {
@@ -262,34 +270,48 @@ final class Broker: @unchecked Sendable {
         }
     }
 
-    /// Reads a grant from the vault into the cache (vault thread), then decides again.
+    /// Reads a grant from the vault into the cache, then decides again. Concurrent requests
+    /// for one grant share one read (a herd on a cold grant costs one decryption).
     func loadGrant(_ key: GrantKey, request: TokenRequest, scopes: [String], caller: Caller, event: AuditEvent, eventLoop: any EventLoop) -> EventLoopFuture<(TokenOutcome, AuditEvent)> {
-        onVault(eventLoop) { broker -> (TokenOutcome, AuditEvent, [String: CachedToken]) in
-            guard let vault = broker.vault, vault.isUnlocked else { return (.done(.failure(WireError.vaultLocked)), event, [:]) }
-            let payload: GrantPayload
-            do throws(VaultError) {
-                payload = try vault.get(GrantPayload.self, profile: key.profile, name: key.recordName)
-            } catch {
-                if error.code == .notFound { return (.done(.failure(WireError(.notFound, "no grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\""))), event, [:]) }
-                broker.logger.error("cannot read grant", metadata: ["credential": "\(key.profile)/\(key.recordName)", "error": "\(error.message)"])
-                return (.done(.failure(WireError(.internal, "cannot read the grant"))), event, [:])
+        var started = false
+        let read: EventLoopFuture<Result<GrantPayload, WireError>> = lock.withLock {
+            if let inFlight = loads[key] { return inFlight }
+            started = true
+            let future = onVault(eventLoop) { broker -> Result<GrantPayload, WireError> in
+                guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError.vaultLocked) }
+                do throws(VaultError) {
+                    return .success(try vault.get(GrantPayload.self, profile: key.profile, name: key.recordName))
+                } catch {
+                    if error.code == .notFound { return .failure(WireError(.notFound, "no grant for \"\(key.app)\" account \"\(key.account)\" in profile \"\(key.profile)\"")) }
+                    broker.logger.error("cannot read grant", metadata: ["credential": "\(key.profile)/\(key.recordName)", "error": "\(error.message)"])
+                    return .failure(WireError(.internal, "cannot read the grant"))
+                }
             }
-            let now = Date()
+            loads[key] = future
+            return future
+        }
+        // Registered outside the lock: a completed future runs the callback at once.
+        if started { read.whenComplete { [weak self] _ in self?.lock.withLock { _ = self?.loads.removeValue(forKey: key) } } }
+        return read.hop(to: eventLoop).map { [weak self] result -> (TokenOutcome, AuditEvent) in
+            guard let self else { return (.done(.failure(WireError(.unavailable, "the daemon is stopping"))), event) }
+            let payload: GrantPayload
+            switch result {
+            case .failure(let e): return (.done(.failure(e)), event)
+            case .success(let p): payload = p
+            }
             var event = event
-            return broker.lock.withLock {
-                guard broker.state == .unlocked else { return (.done(.failure(WireError.vaultLocked)), event, [:]) }
-                var adopted: [String: CachedToken] = [:]
-                if broker.cache[key] == nil {
-                    let type = broker.index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
+            var adopted: [String: CachedToken] = [:]
+            let outcome: TokenOutcome = lock.withLock {
+                guard state == .unlocked else { return .done(.failure(WireError.vaultLocked)) }
+                if cache[key] == nil {
+                    let type = index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
                     let grant = CachedGrant(payload, appType: type)
-                    broker.cache[key] = grant
+                    cache[key] = grant
                     if grant.canRefresh && !grant.dead { adopted = grant.tokens }
                 }
-                let outcome = broker.answer(key: key, request: request, scopes: scopes, caller: caller, event: &event, now: now)
-                return (outcome, event, adopted)
+                return answer(key: key, request: request, scopes: scopes, caller: caller, event: &event, now: Date())
             }
-        }.map { [weak self] (outcome: TokenOutcome, event: AuditEvent, adopted: [String: CachedToken]) in
-            for (scopeKey, token) in adopted { self?.refresher?.adopt(key, scopeKey: scopeKey, token: token) }
+            for (scopeKey, token) in adopted { refresher?.adopt(key, scopeKey: scopeKey, token: token) }
             return (outcome, event)
         }
     }
@@ -304,7 +326,11 @@ final class Broker: @unchecked Sendable {
                 let type = index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
                 cache[key] = CachedGrant(payload, appType: type)
             }
-            cache[key]?.tokens[scopeKey] = token
+            var stored = token
+            // A proactive refresh keeps the old token's last use, so tokens nobody asks for
+            // stop being refreshed; a request's refresh hands the token out at once.
+            stored.lastUsed = cache[key]?.tokens[scopeKey]?.lastUsed ?? .distantPast
+            cache[key]?.tokens[scopeKey] = stored
             cache[key]?.dead = false
         }
     }
@@ -497,12 +523,13 @@ struct CachedToken: Sendable {
     var body: [UInt8]?
     var bodySecond: Int64 = 0
 
+    /// `lastUsed`: distant past until the token is handed out.
     init(accessToken: String, expiresAt: Date, scopes: [String], obtainedAt: Date) {
         self.accessToken = accessToken
         self.expiresAt = expiresAt
         self.scopes = scopes
         self.obtainedAt = obtainedAt
-        self.lastUsed = obtainedAt
+        self.lastUsed = .distantPast
         fingerprint = AuditEvent.fingerprint(ofToken: accessToken)
         expiresAtText = RFC3339.string(expiresAt)
     }

@@ -205,7 +205,8 @@ final class Refresher: @unchecked Sendable {
             switch reason {
             case .request(let minValid, let force, let since):
                 let fresh = token.obtainedAt >= since || now.timeIntervalSince(token.obtainedAt) < Broker.forceRefreshInterval
-                if token.expiresAt.timeIntervalSince(now) >= Double(minValid) && (!force || fresh) { return .success(()) }
+                let remaining = token.expiresAt.timeIntervalSince(now)
+                if (remaining >= Double(minValid) || (fresh && remaining > 0)) && (!force || fresh) { return .success(()) }
             case .proactive(let obtainedAt):
                 if token.obtainedAt > obtainedAt { return .success(()) }
             case .keepAlive:

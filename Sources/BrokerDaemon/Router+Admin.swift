@@ -428,17 +428,9 @@ extension Router {
             validUntil = token.expiresAt
         }
         let login = "credbroker login \(key.app) --profile \(key.profile)" + (key.account == "default" ? "" : " --account \(key.account)")
-        var warnings: [String] = []
         let rtObtained = payload.refreshToken == nil ? nil : (payload.refreshTokenObtainedAt ?? payload.obtainedAt)
-        if dead, appType == "google", let obtained = rtObtained {
-            let days = now.timeIntervalSince(obtained) / 86_400
-            if days >= 6 && days <= 8 {
-                warnings.append("the refresh token died about 7 days after consent: a Google OAuth app in \"Testing\" publishing status issues refresh tokens that expire after 7 days; publish the app (OAuth consent screen) and log in again (docs/oauth-setup.md)")
-            }
-        }
-        if !dead, let lastError = payload.lastError, let at = payload.lastErrorAt, at > (payload.lastRefreshAt ?? .distantPast) {
-            warnings.append("the last refresh failed at \(RFC3339.string(at)): \(lastError)")
-        }
+        let warnings = GrantWarnings.warnings(appType: appType, dead: dead, refreshTokenObtained: rtObtained, diedAt: payload.lastErrorAt,
+                                              lastError: payload.lastError, lastRefresh: payload.lastRefreshAt)
         return AdminStatusResponse.Grant(
             app: key.app, account: key.account, scopes: payload.scopes, state: dead ? "dead" : "active",
             tokenValidUntil: validUntil.map { RFC3339.string($0) },
@@ -476,4 +468,5 @@ extension Router {
         }
     }
 }
+
 

@@ -40,24 +40,9 @@ func socketBench() throws {
     let httpFloor = try startReferenceServer("http-floor-server", socket: httpFloorSocket)
     defer { httpFloor.terminate(); httpFloor.waitUntilExit() }
 
-    // credbrokerd.
-    let socket = root + "/run/broker.sock"
-    let daemon = Process()
-    daemon.executableURL = URL(fileURLWithPath: binDir + "/credbrokerd")
-    daemon.arguments = ["--user", "--config", root + "/credbrokerd.toml", "--vault", root + "/state/vault.db", "--socket", socket,
-                        "--policies", root + "/policies", "--audit-log", root + "/log/audit.log"]
-    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try daemon.run()
+    // credbrokerd, with a vault and the profile "bench".
+    let (daemon, socket) = try startBenchDaemon(root: root, binDir: binDir)
     defer { daemon.terminate(); daemon.waitUntilExit() }
-    var up = false
-    for _ in 0..<500 where !up {
-        up = (try? call(socket, "GET", "/v1/health"))?.status == 200
-        if !up { usleep(10_000) }
-    }
-    guard up else { throw BenchError("credbrokerd did not start") }
-    let pass = Data("benchmark passphrase".utf8).base64EncodedString()
-    _ = try call(socket, "POST", "/v1/admin/init", "{\"passphrase\":\"\(pass)\",\"kdf\":\"interactive\"}")
-    _ = try call(socket, "PUT", "/v1/admin/profiles/bench")
     _ = try call(socket, "PUT", "/v1/admin/profiles/bench/apps/google", #"{"type":"google","client_id":"c","client_secret":"s"}"#)
     let token = "ya29." + String(repeating: "a", count: 400)
     _ = try call(socket, "PUT", "/v1/admin/profiles/bench/grants/google/me%40example.com",
@@ -175,4 +160,29 @@ func call(_ socket: String, _ method: String, _ path: String, _ json: String? = 
         parser.append(chunk)
         if let r = try parser.next() { return r }
     }
+}
+
+/// Starts credbrokerd on `root` (its config and policies already written), creates the
+/// vault (interactive KDF) and the profile "bench"; the process and its socket.
+func startBenchDaemon(root: String, binDir: String) throws -> (Process, String) {
+    let socket = root + "/run/broker.sock"
+    let daemon = Process()
+    daemon.executableURL = URL(fileURLWithPath: binDir + "/credbrokerd")
+    daemon.arguments = ["--user", "--config", root + "/credbrokerd.toml", "--vault", root + "/state/vault.db", "--socket", socket,
+                        "--policies", root + "/policies", "--audit-log", root + "/log/audit.log"]
+    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try daemon.run()
+    var up = false
+    for _ in 0..<500 where !up {
+        up = (try? call(socket, "GET", "/v1/health"))?.status == 200
+        if !up { usleep(10_000) }
+    }
+    guard up else {
+        daemon.terminate()
+        throw BenchError("credbrokerd did not start")
+    }
+    let pass = Data("benchmark passphrase".utf8).base64EncodedString()
+    _ = try call(socket, "POST", "/v1/admin/init", "{\"passphrase\":\"\(pass)\",\"kdf\":\"interactive\"}")
+    _ = try call(socket, "PUT", "/v1/admin/profiles/bench")
+    return (daemon, socket)
 }

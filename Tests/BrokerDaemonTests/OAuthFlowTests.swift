@@ -54,6 +54,27 @@ struct OAuthFlowTests {
         }
     }
 
+    @Test func secretRotationKeepsTheOldSecretUntilTheNewOneWorks() async throws {
+        try await OAuthBed.with { bed in
+            try bed.setupGoogleDesktop()
+            try await bed.apiLogin("google")
+            // A wrong new secret: the provider refuses it and the refresh falls back to the old one.
+            try bed.cli(["secret", "rotate", "google", "--profile", "dev", "--client-secret-file", "-"], stdin: "GOCSPX-not-the-secret\n")
+            try await bed.control("DELETE", "counters")
+            let r = try bed.token("google", scopes: [Self.calendarRead])
+            #expect(r.status == 200, "\(r.text)")
+            #expect(try await bed.tokenRequests(client: OAuthBed.desktopClient, grantType: "refresh_token") == 2, "the new secret, then the old")
+            // The right new secret works at once.
+            try bed.cli(["secret", "rotate", "google", "--profile", "dev", "--client-secret-file", "-"], stdin: OAuthBed.desktopSecret + "\n")
+            try await bed.control("DELETE", "counters")
+            #expect(try bed.token("google", scopes: [Self.gmailRead]).status == 200)
+            #expect(try await bed.tokenRequests(client: OAuthBed.desktopClient, grantType: "refresh_token") == 1)
+            // No secret in the audit log or the status.
+            #expect(!(try String(contentsOfFile: bed.daemon.auditLog, encoding: .utf8)).contains("GOCSPX-"))
+            #expect(!(try bed.cli(["status", "--json"]).stdout.contains("GOCSPX-")))
+        }
+    }
+
     @Test func manualCodeCompletesThePendingLogin() async throws {
         try await OAuthBed.with { bed in
             try bed.setupGoogleDesktop()
