@@ -100,8 +100,15 @@ struct OperationsTests {
         for _ in 0..<60 { _ = try d.request("POST", "/v1/token", json: TestDaemon.tokenBody) }
         let fm = FileManager.default
         func size(_ file: String) -> Int { ((try? fm.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0 }
-        // The live file is empty for an instant after each rotation, until its epoch line lands.
-        #expect(BackgroundProcess.waitUntil { fm.fileExists(atPath: d.auditLog + ".2") && size(d.auditLog) > 0 })
+        // The live file is empty for an instant after each rotation, until its epoch line lands,
+        // and the writer may still be catching up (lines are written in batches after the
+        // answers): wait until all three files have settled.
+        var last: [Int] = []
+        #expect(BackgroundProcess.waitUntil {
+            let now = [d.auditLog, d.auditLog + ".1", d.auditLog + ".2"].map(size)
+            defer { last = now; usleep(200_000) }
+            return fm.fileExists(atPath: d.auditLog + ".2") && now[0] > 0 && now == last
+        })
         #expect(!fm.fileExists(atPath: d.auditLog + ".3"))
         for file in [d.auditLog, d.auditLog + ".1", d.auditLog + ".2"] {
             let bytes = size(file)
