@@ -199,7 +199,9 @@ final class Refresher: @unchecked Sendable {
     private func perform(_ fk: FlightKey, scopes: [String], reason: Reason) async -> Result<Void, WireError> {
         let key = fk.grant
         let now = Date()
-        guard lock.withLock({ running }) || broker.currentState == .unlocked else { return .failure(WireError.vaultLocked) }
+        // Paused (the vault is locking or locked): no new refresh may start, or a rotated
+        // refresh token could arrive after the keys are gone.
+        guard lock.withLock({ running }) else { return .failure(WireError.vaultLocked) }
         // Another flight may have produced what this one needs while it waited.
         if let token = broker.cachedToken(key, scopeKey: fk.scopeKey) {
             switch reason {
