@@ -70,6 +70,11 @@ final class Broker: @unchecked Sendable {
 
     var currentState: VaultState { lock.withLock { state } }
 
+    /// The accounts an app has grants for in a profile (the index; no vault access).
+    func accounts(profile: String, app: String) -> [String] {
+        lock.withLock { index.accounts(profile: profile, app: app) }
+    }
+
     func isAdmin(_ caller: Caller) -> Bool {
         lock.withLock { policies }.isAdmin(caller, mode: configuration.mode, daemonUID: daemonUID)
     }
@@ -243,8 +248,13 @@ final class Broker: @unchecked Sendable {
 
     /// The answer body for a cached token (caller holds `lock`; the token exists).
     private func body(key: GrantKey, scopeKey: String, now: Date) -> TokenAnswer {
-        let token = cache[key]!.tokens[scopeKey]!
-        cache[key]!.tokens[scopeKey]!.lastUsed = now
+        Self.serve(&cache[key]!.tokens[scopeKey]!, key: key, now: now)
+    }
+
+    /// Marks the token used and returns its answer, built once per second (`expires_in`
+    /// counts seconds); one access to the cached token.
+    private static func serve(_ token: inout CachedToken, key: GrantKey, now: Date) -> TokenAnswer {
+        token.lastUsed = now
         let second = Int64(now.timeIntervalSince1970.rounded(.down))
         if let body = token.body, token.bodySecond == second {
             return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
@@ -252,8 +262,8 @@ final class Broker: @unchecked Sendable {
         let expiresIn = max(0, Int(token.expiresAt.timeIntervalSince(now)))
         let body = TokenResponse(accessToken: token.accessToken, tokenType: "Bearer", expiresAt: token.expiresAtText, expiresIn: expiresIn,
                                  scopes: token.scopes, profile: key.profile, provider: key.app, account: key.account).jsonBytes
-        cache[key]!.tokens[scopeKey]!.body = body
-        cache[key]!.tokens[scopeKey]!.bodySecond = second
+        token.body = body
+        token.bodySecond = second
         return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
     }
 
@@ -265,7 +275,6 @@ final class Broker: @unchecked Sendable {
             guard let token = cache[need.key]?.tokens[scopeKey], token.expiresAt > now else {
                 return .failure(WireError(.unavailable, "the refreshed token for \"\(need.key.app)\" account \"\(need.key.account)\" is gone (the vault was locked or the grant changed); try again"))
             }
-            _ = token
             return .success(body(key: need.key, scopeKey: scopeKey, now: now))
         }
     }
@@ -504,7 +513,9 @@ struct GrantKey: Hashable, Sendable {
 /// A scope set's cache key: the sorted, distinct full scope strings joined by spaces.
 enum ScopeSet {
     static func key(_ scopes: [String]) -> String {
-        Set(scopes).sorted().joined(separator: " ")
+        // The token path's common case, one scope, allocates nothing.
+        if scopes.count == 1 { return scopes[0] }
+        return Set(scopes).sorted().joined(separator: " ")
     }
 }
 

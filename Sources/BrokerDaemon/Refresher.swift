@@ -63,8 +63,6 @@ final class Refresher: @unchecked Sendable {
     private var keepAlive: [GrantKey: Date] = [:]
     private var running = false
     private var tick: RepeatedTask?
-    /// Counts for status and tests: refreshes sent, by outcome.
-    private(set) var counters: [String: Int] = [:]
 
     static let tickSeconds: Int64 = 30
 
@@ -145,8 +143,6 @@ final class Refresher: @unchecked Sendable {
         }
     }
 
-    func counter(_ name: String) -> Int { lock.withLock { counters[name] ?? 0 } }
-
     // MARK: - Obtaining tokens
 
     /// Why a flight runs, which decides when it may skip the provider.
@@ -190,7 +186,7 @@ final class Refresher: @unchecked Sendable {
 
     /// What a refresh needs from the vault. Secrets as Strings for the duration of the
     /// call (the OAuth client sends them); never logged.
-    private struct Material: Sendable {
+    struct Material: Sendable {
         var app: ProviderAppPayload
         var grant: GrantPayload
         var serviceAccount: ServiceAccountPayload?
@@ -235,7 +231,6 @@ final class Refresher: @unchecked Sendable {
             return .failure(WireError(.unavailable, "provider app \"\(key.app)\" in profile \"\(key.profile)\" is misconfigured: \(error.message)"))
         }
         TestFaults.crashIfArmed("before-send")
-        lock.withLock { counters["sent", default: 0] += 1 }
         var usedPrevious = false
         var result = await call(config, credential: Self.credential(material.app, previous: false), material: material, scopes: scopes)
         if case .failure(let e) = result, e.kind == .invalidClient, material.app.previousClientSecret != nil {
@@ -268,7 +263,6 @@ final class Refresher: @unchecked Sendable {
         broker.storeToken(key, scopeKey: fk.scopeKey, token: token, grant: material.grant)
         lock.withLock {
             backoff[key] = nil
-            counters["ok", default: 0] += 1
             if running { keepAlive[key] = obtained }
         }
         schedule(fk, scopes: scopes, lifetime: Double(tokens.expiresIn), obtainedAt: obtained)
@@ -309,7 +303,7 @@ final class Refresher: @unchecked Sendable {
         }
     }
 
-    private func readMaterial(_ key: GrantKey) async -> Result<Material, WireError> {
+    func readMaterial(_ key: GrantKey) async -> Result<Material, WireError> {
         do {
             return try await broker.onVault(loop) { broker -> Result<Material, WireError> in
                 guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError.vaultLocked) }
@@ -399,7 +393,6 @@ final class Refresher: @unchecked Sendable {
             answer = Self.reauth(key, "the provider refused the refresh token (\(error.providerCode ?? "invalid_grant")): the grant was revoked or expired")
             event.result = "grant_dead"
             event.detail = "\(error.message); fix: \(login)"
-            lock.withLock { counters["dead", default: 0] += 1 }
             logger.error("grant is dead", metadata: ["credential": "\(key.profile)/\(key.recordName)", "fix": "\(login)"])
         case .invalidScope:
             answer = Self.reauth(key, "the provider refused the scopes: \(error.message)")
@@ -411,7 +404,6 @@ final class Refresher: @unchecked Sendable {
                 state.notBefore = now.addingTimeInterval(d)
                 state.reason = error.message
                 backoff[key] = state
-                counters["failed", default: 0] += 1
                 return d
             }
             let seconds = max(1, Int(delay.rounded(.up)))

@@ -107,39 +107,19 @@ extension Router {
     /// Revokes at the provider where it has an endpoint, then deletes the grant. When the
     /// provider cannot be reached the grant is kept, so the revocation can be retried.
     func revoke(_ request: RevokeRequest, eventLoop: any EventLoop) async -> Result<Response, WireError> {
-        struct Material: Sendable {
-            var key: GrantKey
-            var app: ProviderAppPayload
-            var grant: GrantPayload
+        let key: GrantKey
+        if let account = request.account {
+            key = GrantKey(profile: request.profile, app: request.app, account: account)
+        } else {
+            let accounts = broker.accounts(profile: request.profile, app: request.app)
+            guard accounts.count == 1 else {
+                return .failure(WireError(accounts.isEmpty ? .notFound : .badRequest,
+                                          accounts.isEmpty ? "no grant for \"\(request.app)\" in profile \"\(request.profile)\"" : "\"\(request.app)\" has \(accounts.count) accounts in profile \"\(request.profile)\"; name one with --account"))
+            }
+            key = GrantKey(profile: request.profile, app: request.app, account: accounts[0])
         }
-        let read: Result<Material, WireError>
-        do {
-            read = try await broker.onVault(eventLoop) { broker -> Result<Material, WireError> in
-                guard let vault = broker.vault, vault.isUnlocked else { return .failure(WireError.vaultLocked) }
-                do throws(VaultError) {
-                    var account = request.account
-                    if account == nil {
-                        let grants = try vault.list(profile: request.profile, kind: .grant).filter { $0.name.hasPrefix(request.app + "/") }
-                        guard grants.count == 1 else {
-                            return .failure(WireError(grants.isEmpty ? .notFound : .badRequest,
-                                                      grants.isEmpty ? "no grant for \"\(request.app)\" in profile \"\(request.profile)\"" : "\"\(request.app)\" has \(grants.count) accounts in profile \"\(request.profile)\"; name one with --account"))
-                        }
-                        account = String(grants[0].name.dropFirst(request.app.count + 1))
-                    }
-                    let key = GrantKey(profile: request.profile, app: request.app, account: account!)
-                    let grant = try vault.get(GrantPayload.self, profile: key.profile, name: key.recordName)
-                    let app = try vault.get(ProviderAppPayload.self, profile: key.profile, name: key.app)
-                    return .success(Material(key: key, app: app, grant: grant))
-                } catch {
-                    if error.code == .notFound { return .failure(WireError(.notFound, "no such grant or provider app: \(error.message)")) }
-                    return .failure(WireError(.internal, error.message))
-                }
-            }.get()
-        } catch {
-            return .failure(WireError(.unavailable, "the daemon is stopping"))
-        }
-        let material: Material
-        switch read {
+        let material: Refresher.Material
+        switch await refresher.readMaterial(key) {
         case .failure(let e): return .failure(e)
         case .success(let m): material = m
         }
@@ -147,7 +127,7 @@ extension Router {
         var note = ""
         if let config = try? Refresher.providerConfig(material.app), config.revocationURL != nil,
            let token = material.grant.refreshToken ?? material.grant.accessToken {
-            let client = OAuthClient(config: config, credential: Refresher.credential(material.app, previous: false), transport: broker.refresher!.transport)
+            let client = OAuthClient(config: config, credential: Refresher.credential(material.app, previous: false), transport: refresher.transport)
             do throws(OAuthError) {
                 try await client.revoke(token: token)
                 revokedAtProvider = true
@@ -162,7 +142,6 @@ extension Router {
         } else {
             note = "; \(material.app.type) has no revocation endpoint here: remove the app's access in your account's security settings too"
         }
-        let key = material.key
         do {
             try await broker.onVault(eventLoop) { broker in
                 guard let vault = broker.vault, vault.isUnlocked else { throw WireError.vaultLocked }
