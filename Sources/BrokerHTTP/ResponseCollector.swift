@@ -27,6 +27,10 @@ final class ResponseCollector {
     /// arrives.
     static let maxReservationBytes = 8 << 20
 
+    /// The most header bytes one transfer may receive.
+    static let maxHeaderBytes = 64 * 1024
+    private var headerBytes = 0
+
     init(for transfer: Transfer) {
         self.transfer = transfer
         self.limit = transfer.request.maxResponseBytes
@@ -36,6 +40,13 @@ final class ResponseCollector {
     /// One header line as libcurl delivers it (CRLF included). Returns false to stop the
     /// transfer.
     func receiveHeaderLine(_ raw: UnsafeRawBufferPointer) -> Bool {
+        // Headers are bounded too (libcurl before 8.3 caps only each line): all header
+        // lines of a transfer, interim responses included, count against one budget.
+        headerBytes += raw.count
+        if headerBytes > Self.maxHeaderBytes {
+            exceededLimit = true
+            return false
+        }
         var bytes = unsafe Array(raw)
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
         if bytes.starts(with: "HTTP/".utf8) {

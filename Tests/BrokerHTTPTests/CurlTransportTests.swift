@@ -119,6 +119,16 @@ import Testing
         #expect(empty.status == 200 && empty.body.isEmpty)
     }
 
+    @Test func headersAreCappedToo() async throws {
+        let server = try await TestServer()
+        let transport = try CurlTransport()
+        // ~10 KiB of headers pass; ~100 KiB (under libcurl's own per-line cap) do not.
+        let fine = try await transport.send(get(server.url("/manyheaders/100")))
+        #expect(fine.status == 200 && fine.headers.count >= 100)
+        let error = await failure(transport, get(server.url("/manyheaders/1000")))
+        #expect(error?.kind == .responseTooLarge)
+    }
+
     @Test func bodyCapWithoutContentLength() async throws {
         let server = try await TestServer()
         let transport = try CurlTransport()

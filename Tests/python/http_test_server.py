@@ -14,6 +14,7 @@ Routes (any method):
   /drop              announces 1000 bytes, sends 10, closes the connection
   /stall/S           sleeps S seconds, then 200
   /headers           repeated and folded header fields
+  /manyheaders/N     N header fields of 100 bytes each, then a 2-byte body
   /interim           a 100 Continue with its own header, then the final response
   /trailers          a chunked body followed by a trailer field
   /stats             JSON: connections, requests, paths, connects (not counting the
@@ -116,6 +117,9 @@ class Handler(BaseHTTPRequestHandler):
                 b"X-Empty:\r\n"
                 b"Content-Length: 2\r\n\r\nok"
             )
+        elif route == "manyheaders":
+            fields = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 80) for i in range(int(parts[1])))
+            self.raw(b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok")
         elif route == "interim":
             self.raw(b"HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n")
             self.raw(b"HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 2\r\n\r\nok")
