@@ -33,6 +33,9 @@ package enum SandboxEndpoints {
             return [
                 "authorization": base + "/zoom/oauth/authorize",
                 "token": base + "/zoom/oauth/token",
+                // The sandbox has no Zoom revocation endpoint: empty removes the default
+                // (zoom.us), so a revoke never sends a sandbox app's secret to the real one.
+                "revocation": "",
                 "userinfo": base + "/zoom/v2/users/me",
                 "api.zoom": base + "/zoom/v2",
             ]

@@ -62,7 +62,8 @@ extension Router {
                     return .now(.error(.badRequest, "\"type\" must be google, microsoft, zoom or generic"))
                 }
                 guard !parsed.clientID.isEmpty else { return .now(.error(.badRequest, "\"client_id\" must not be empty")) }
-                if let bad = (parsed.endpoints ?? [:]).first(where: { !Self.acceptableURL($0.value) }) {
+                // An empty value removes an optional endpoint (a provider's default).
+                if let bad = (parsed.endpoints ?? [:]).first(where: { !$0.value.isEmpty && !Self.acceptableURL($0.value) }) {
                     return .now(.error(.badRequest, "endpoint \(Self.printable(bad.key)) must be an https:// URL (http:// only for loopback hosts)"))
                 }
                 let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,

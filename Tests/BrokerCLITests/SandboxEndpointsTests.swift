@@ -31,6 +31,7 @@ struct SandboxEndpointsTests {
         #expect(SandboxEndpoints.endpoints(type: .zoom, base: root) == [
             "authorization": root + "/zoom/oauth/authorize",
             "token": root + "/zoom/oauth/token",
+            "revocation": "",
             "userinfo": root + "/zoom/v2/users/me",
             "api.zoom": root + "/zoom/v2",
         ])
