@@ -184,7 +184,8 @@ struct LoginCommand: ParsableCommand {
         var text = argument
         if argument == "-" {
             if Terminal.isStandardInputTerminal && Terminal.isAvailable {
-                text = try Prompt.line("Authorization code (or the whole redirect address): ")
+                // Not echoed: the code is short-lived but still a credential to the screen.
+                text = try SecretText.fromTerminal(prompt: "Authorization code (or the whole redirect address): ", what: "authorization code", allowEmpty: false)
             } else {
                 text = try SecretText.fromFile("-", maxBytes: 16 * 1024, what: "authorization code")
             }
