@@ -15,6 +15,13 @@ let package = Package(
         .executable(name: "credbroker", targets: ["credbroker"]),
         .executable(name: "credbrokerd", targets: ["credbrokerd"]),
         .executable(name: "credbroker-bench", targets: ["credbroker-bench"]),
+        // The client libraries agents link (docs/client-library.md): none of them links the
+        // vault or the crypto modules.
+        .library(name: "CredBrokerClient", targets: ["CredBrokerClient"]),
+        .library(name: "GoogleAPIs", targets: ["GoogleAPIs"]),
+        .library(name: "MicrosoftGraph", targets: ["MicrosoftGraph"]),
+        .executable(name: "daily-brief", targets: ["daily-brief"]),
+        .executable(name: "assistant", targets: ["assistant"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -104,6 +111,44 @@ let package = Package(
             name: "BrokerOAuth", dependencies: ["BrokerCore", "BrokerCrypto", "BrokerHTTP"],
             swiftSettings: strictSettings),
 
+        // The client side of the socket API for agents: tokens from credbrokerd, cached in
+        // process, over a kept-alive connection. Links neither BrokerVault nor BrokerCrypto.
+        .target(
+            name: "CredBrokerClient",
+            dependencies: [
+                "BrokerCore", "BrokerWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
+        // What the provider wrappers share: the request executor (rate limit, retries, one
+        // refresh on 401, response cache), typed API errors, paging.
+        .target(
+            name: "APIClientCore", dependencies: ["CredBrokerClient", "BrokerHTTP"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "GoogleAPIs", dependencies: ["APIClientCore", "CredBrokerClient", "BrokerHTTP"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "MicrosoftGraph", dependencies: ["APIClientCore", "CredBrokerClient", "BrokerHTTP"],
+            swiftSettings: strictSettings),
+        // The example agents: they use only the public client libraries.
+        .executableTarget(
+            name: "daily-brief",
+            dependencies: [
+                "CredBrokerClient", "GoogleAPIs", "MicrosoftGraph",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Examples/daily-brief", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "assistant",
+            dependencies: [
+                "CredBrokerClient", "GoogleAPIs", "MicrosoftGraph",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Examples/assistant", swiftSettings: strictSettings),
+
         .executableTarget(
             name: "credbroker", dependencies: ["BrokerCLI"], swiftSettings: strictSettings),
         .executableTarget(
@@ -158,6 +203,14 @@ let package = Package(
         .testTarget(
             name: "BrokerOAuthTests",
             dependencies: ["BrokerOAuth", "BrokerCore", "BrokerCrypto", "BrokerHTTP", "BrokerSandbox", "BrokerTesting"],
+            swiftSettings: strictSettings),
+        // The client libraries against `credbroker sandbox` through a real credbrokerd.
+        .testTarget(
+            name: "ClientLibraryTests",
+            dependencies: [
+                "CredBrokerClient", "APIClientCore", "GoogleAPIs", "MicrosoftGraph",
+                "BrokerCore", "BrokerWire", "BrokerHTTP", "BrokerSandbox", "BrokerSystem", "BrokerTesting",
+            ],
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerSandboxTests",

@@ -1,0 +1,1 @@
+// The request executor the provider wrappers share.

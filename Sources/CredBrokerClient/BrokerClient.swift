@@ -1,0 +1,1 @@
+// The client of credbrokerd's socket API (docs/client-library.md).

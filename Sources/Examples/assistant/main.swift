@@ -1,0 +1,1 @@
+print("assistant: not built yet")

@@ -1,0 +1,1 @@
+print("daily-brief: not built yet")

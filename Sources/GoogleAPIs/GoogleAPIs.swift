@@ -1,0 +1,1 @@
+// Google Calendar, Gmail and People.

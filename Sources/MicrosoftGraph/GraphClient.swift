@@ -1,0 +1,1 @@
+// Microsoft Graph calendar, mail and contacts.
