@@ -1,0 +1,119 @@
+public import APIClientCore
+import BrokerHTTP
+import Foundation
+
+/// Turns Google's error answers into `APIError`.
+///
+/// Google APIs answer `{"error": {"code", "message", "status", "errors": [{"reason",
+/// "domain", "message"}], "details": [{"@type", "reason", ...}]}}`:
+///
+/// | answer | code |
+/// |---|---|
+/// | 401 | `unauthorized` |
+/// | 403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, `insufficientPermissions`, `insufficient_scope` | `insufficientPermissions`, `missingScopes` = the request's scopes |
+/// | 403 `rateLimitExceeded`, `userRateLimitExceeded` (retried), `quotaExceeded`, `dailyLimitExceeded`; 429 | `rateLimited` |
+/// | other 403 | `forbidden` |
+/// | 404, 410 | `notFound` |
+/// | other 4xx | `invalidRequest` with Google's message |
+/// | 5xx | `serverError` |
+public struct GoogleErrorDecoder: APIErrorDecoder {
+    /// 403 reasons Google retries after backoff (Calendar and Gmail usage limits).
+    static let retryableRateReasons: Set<String> = ["rateLimitExceeded", "userRateLimitExceeded"]
+    /// 403 reasons that are quota errors but not worth retrying at once.
+    static let quotaReasons: Set<String> = ["quotaExceeded", "dailyLimitExceeded"]
+    static let scopeReasons: Set<String> = ["ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions"]
+
+    public init() {}
+
+    public func error(for response: APIResponse, request: APIRequest) -> APIError {
+        error(status: response.status, headers: response.headers, body: response.body, scopes: request.scopes)
+    }
+
+    public func isRateLimit(_ response: APIResponse) -> Bool {
+        isRateLimit(status: response.status, body: response.body)
+    }
+
+    /// 429, or 403 with a `rateLimitExceeded`/`userRateLimitExceeded` reason.
+    func isRateLimit(status: Int, body: [UInt8]) -> Bool {
+        if status == 429 { return true }
+        guard status == 403 else { return false }
+        return GoogleErrorBody.parse(body).reasons.contains { Self.retryableRateReasons.contains($0) }
+    }
+
+    /// The error for one answer (also used for the parts of a batch answer).
+    func error(status: Int, headers: [HTTPHeaderField], body: [UInt8], scopes: [String]) -> APIError {
+        let parsed = GoogleErrorBody.parse(body)
+        let message = parsed.message ?? "google answered HTTP \(status)"
+        let reason = parsed.errors.first?.reason ?? parsed.detailReasons.first ?? parsed.status
+        let retryAfter = Self.retryAfter(headers.first { $0.name.lowercased() == "retry-after" }?.value)
+        func make(_ code: APIError.Code, reason: String? = reason, missing: [String] = [], retry: Duration? = nil) -> APIError {
+            APIError(code, status: status, message: message, providerReason: reason, missingScopes: missing, retryAfter: retry)
+        }
+        switch status {
+        case 401:
+            return make(.unauthorized)
+        case 403:
+            let challenge = headers.first { $0.name.lowercased() == "www-authenticate" }?.value ?? ""
+            if let scopeReason = parsed.reasons.first(where: { Self.scopeReasons.contains($0) }) {
+                return make(.insufficientPermissions, reason: scopeReason, missing: scopes)
+            }
+            if challenge.contains("insufficient_scope") { return make(.insufficientPermissions, missing: scopes) }
+            if let rate = parsed.reasons.first(where: { Self.retryableRateReasons.contains($0) || Self.quotaReasons.contains($0) }) {
+                return make(.rateLimited, reason: rate, retry: retryAfter)
+            }
+            return make(.forbidden)
+        case 404, 410:
+            return make(.notFound)
+        case 429:
+            return make(.rateLimited, retry: retryAfter)
+        case 400..<500:
+            return make(.invalidRequest)
+        default:
+            return make(.serverError)
+        }
+    }
+
+    /// `Retry-After` as delay-seconds or an HTTP date; nil when absent or unreadable.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+    }
+}
+
+/// Google's error envelope; every field optional so that an answer of another shape (an
+/// HTML 404 page, an OAuth-style error) still yields what it has.
+struct GoogleErrorBody: Decodable {
+    struct Item: Decodable {
+        var reason: String?
+        var domain: String?
+        var message: String?
+    }
+    struct Detail: Decodable {
+        var reason: String?
+    }
+    struct Envelope: Decodable {
+        var code: Int?
+        var message: String?
+        var status: String?
+        var errors: [Item]?
+        var details: [Detail]?
+    }
+    var error: Envelope?
+
+    var message: String? { error?.message.flatMap { $0.isEmpty ? nil : $0 } }
+    var status: String? { error?.status }
+    var errors: [Item] { error?.errors ?? [] }
+    var detailReasons: [String] { (error?.details ?? []).compactMap(\.reason) }
+    /// The `errors[].reason`s, then the `details[].reason`s.
+    var reasons: [String] { errors.compactMap(\.reason) + detailReasons }
+
+    static func parse(_ body: [UInt8]) -> GoogleErrorBody {
+        (try? JSONDecoder().decode(GoogleErrorBody.self, from: Data(body))) ?? GoogleErrorBody(error: nil)
+    }
+}
