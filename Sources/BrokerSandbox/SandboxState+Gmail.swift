@@ -197,17 +197,27 @@ extension SandboxState {
         guard let bytes = Base64URL.decode(raw), let text = String(bytes: bytes, encoding: .utf8) else {
             return googleError(400, "Invalid value for ByteString: \(raw.prefix(20))", reason: "invalidArgument")
         }
+        // As Gmail does: folded header lines are unfolded, RFC 2047 encoded-words decoded,
+        // and a base64 or quoted-printable body decoded, so the stored message reads (and
+        // searches) as its sender wrote it.
         var headers: [String: String] = [:]
         var bodyLines: [Substring] = []
         var inBody = false
+        var lastHeader: String?
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let clean = line.hasSuffix("\r") ? line.dropLast() : line
             if inBody { bodyLines.append(clean); continue }
             if clean.isEmpty { inBody = true; continue }
-            if let colon = clean.firstIndex(of: ":") {
-                headers[clean[..<colon].lowercased()] = clean[clean.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if let first = clean.first, first == " " || first == "\t", let name = lastHeader {
+                headers[name, default: ""] += String(clean)
+            } else if let colon = clean.firstIndex(of: ":") {
+                let name = clean[..<colon].lowercased()
+                headers[name] = clean[clean.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                lastHeader = name
             }
         }
+        for (name, value) in headers { headers[name] = Self.decodeEncodedWords(value) }
+        let bodyText = Self.decodeTransferEncoding(bodyLines.joined(separator: "\n"), encoding: headers["content-transfer-encoding"])
         let recipients = [headers["to"], headers["cc"], headers["bcc"]].compactMap { $0 }.flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !recipients.isEmpty else { return googleError(400, "Recipient address required", reason: "invalidArgument") }
@@ -215,9 +225,97 @@ extension SandboxState {
         data.update(context.user) { id = String(format: "1a%014x", Self.hash($0.newID("sent")) & 0xFF_FFFF_FFFF_FFFF) }
         let message = MailMessage(
             id: id, threadID: (body["threadId"] as? String) ?? id, labels: ["SENT"], fromName: context.user, fromAddress: context.user,
-            to: recipients, subject: headers["subject"] ?? "", body: bodyLines.joined(separator: "\n"), date: now)
+            to: recipients, subject: headers["subject"] ?? "", body: bodyText, date: now)
         data.update(context.user) { $0.messages.insert(message, at: 0) }
         return .json(200, ["id": message.id, "threadId": message.threadID, "labelIds": message.labels])
+    }
+
+    /// RFC 2047: `=?charset?B|Q?text?=` words (UTF-8 and US-ASCII) decoded; the
+    /// whitespace between two adjacent encoded-words dropped. Anything else stays.
+    static func decodeEncodedWords(_ value: String) -> String {
+        guard value.contains("=?") else { return value }
+        var output = ""
+        var pendingSpace = ""
+        var previousEncoded = false
+        var index = value.startIndex
+        while index < value.endIndex {
+            if value[index] == " " || value[index] == "\t" {
+                pendingSpace.append(value[index])
+                index = value.index(after: index)
+                continue
+            }
+            var end = index
+            while end < value.endIndex, value[end] != " ", value[end] != "\t" { end = value.index(after: end) }
+            let word = String(value[index..<end])
+            index = end
+            if let decoded = decodeEncodedWord(word) {
+                if !previousEncoded { output += pendingSpace }
+                output += decoded
+                previousEncoded = true
+            } else {
+                output += pendingSpace + word
+                previousEncoded = false
+            }
+            pendingSpace = ""
+        }
+        return output + pendingSpace
+    }
+
+    static func decodeEncodedWord(_ word: String) -> String? {
+        guard word.hasPrefix("=?"), word.hasSuffix("?="), word.count > 4 else { return nil }
+        let parts = word.dropFirst(2).dropLast(2).split(separator: "?", omittingEmptySubsequences: false)
+        guard parts.count == 3, ["utf-8", "us-ascii"].contains(parts[0].lowercased()) else { return nil }
+        var bytes: [UInt8] = []
+        switch parts[1].uppercased() {
+        case "B":
+            guard let data = Data(base64Encoded: String(parts[2])) else { return nil }
+            bytes = Array(data)
+        case "Q":
+            var rest = Array(parts[2].utf8)[...]
+            while let byte = rest.popFirst() {
+                if byte == UInt8(ascii: "_") {
+                    bytes.append(32)
+                } else if byte == UInt8(ascii: "="), rest.count >= 2, let value = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16) {
+                    bytes.append(value)
+                    rest = rest.dropFirst(2)
+                } else {
+                    bytes.append(byte)
+                }
+            }
+        default:
+            return nil
+        }
+        return String(bytes: bytes, encoding: .utf8)
+    }
+
+    /// A body in `base64` or `quoted-printable` decoded to text with LF line breaks;
+    /// 7bit, 8bit and anything unreadable stay as they are.
+    static func decodeTransferEncoding(_ body: String, encoding: String?) -> String {
+        let bytes: [UInt8]
+        switch encoding?.lowercased() {
+        case "base64":
+            guard let data = Data(base64Encoded: body.filter { !$0.isWhitespace }) else { return body }
+            bytes = Array(data)
+        case "quoted-printable":
+            var out: [UInt8] = []
+            var rest = Array(body.utf8)[...]
+            while let byte = rest.popFirst() {
+                if byte == UInt8(ascii: "=") {
+                    if rest.first == 10 { rest = rest.dropFirst(); continue }  // soft line break
+                    if rest.count >= 2, let value = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16) {
+                        out.append(value)
+                        rest = rest.dropFirst(2)
+                        continue
+                    }
+                }
+                out.append(byte)
+            }
+            bytes = out
+        default:
+            return body
+        }
+        guard let text = String(bytes: bytes, encoding: .utf8) else { return body }
+        return text.replacingOccurrences(of: "\r\n", with: "\n")
     }
 
     func gmailModify(_ context: APIContext) -> SandboxResponse {

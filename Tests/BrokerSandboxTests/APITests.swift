@@ -358,6 +358,42 @@ struct GoogleAPITests {
         }
     }
 
+    @Test("Gmail send unfolds headers and decodes encoded-words and base64 or quoted-printable bodies, as Gmail does")
+    func gmailSendDecodes() async throws {
+        try await TestSandbox.with { s in
+            let token = try s.googleTokens(scope: Scopes.gmailModify + " " + Scopes.gmailSend).access
+            let base = "/google/gmail/v1/users/me/messages"
+            func send(_ raw: String) throws -> String {
+                let encoded = JWT.base64url(Array(raw.utf8))
+                let sent = try s.google("POST", base + "/send", token: token, body: #"{"raw":"\#(encoded)"}"#)
+                #expect(sent.status == 200)
+                return sent.string("id") ?? ""
+            }
+            func read(_ id: String) throws -> (subject: String?, text: String?) {
+                let full = try s.google("GET", base + "/\(id)?format=full", token: token)
+                let payload = full.json["payload"] as? [String: Any]
+                let subject = (payload?["headers"] as? [[String: Any]])?.first { $0["name"] as? String == "Subject" }?["value"] as? String
+                let part = (payload?["parts"] as? [[String: Any]])?.first
+                let data = ((part?["body"] as? [String: Any])?["data"] as? String) ?? ""
+                var base64 = data.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+                while base64.count % 4 != 0 { base64 += "=" }
+                return (subject, Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self) })
+            }
+            // "Привет, мир" in two B words folded over two lines, then a Q word; "Grüße\r\naus Zürich" in base64.
+            let b64 = try send("To: bob@sandbox.test\r\nSubject: =?UTF-8?B?0J/RgNC40LLQtdGCLA==?=\r\n =?UTF-8?B?INC80LjRgA==?= =?utf-8?q?_=C3=A0_bient=C3=B4t?= ok\r\n"
+                + "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\nR3LDvMOfZQ0K\r\nYXVzIFrDvHJpY2g=\r\n")
+            let first = try read(b64)
+            #expect(first.subject == "Привет, мир à bientôt ok")
+            #expect(first.text == "Grüße\naus Zürich")
+            let qp = try send("To: bob@sandbox.test\r\nSubject: plain =?x-unknown?B?AAAA?=\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 au l=\r\nait\r\n")
+            let second = try read(qp)
+            #expect(second.subject == "plain =?x-unknown?B?AAAA?=")
+            #expect(second.text == "Café au lait\n")
+            let search = try s.google("GET", base + "?q=" + "subject:мир".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, token: token)
+            #expect((search.json["messages"] as? [[String: Any]])?.first?["id"] as? String == b64)
+        }
+    }
+
     @Test("the metadata scope refuses q and format=full")
     func gmailMetadataScope() async throws {
         try await TestSandbox.with { s in
