@@ -10,7 +10,7 @@ import Foundation
 /// | answer | code |
 /// |---|---|
 /// | 401 | `unauthorized` |
-/// | 403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, `insufficientPermissions`, `insufficient_scope` | `insufficientPermissions`, `missingScopes` = the request's scopes |
+/// | 403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, `insufficientPermissions`, `insufficient_scope` | `insufficientPermissions`; `missingScopes` = the scopes Google's `WWW-Authenticate` challenge names (any one will do), else the request's |
 /// | 403 `rateLimitExceeded`, `userRateLimitExceeded` (retried), `quotaExceeded`, `dailyLimitExceeded`; 429 | `rateLimited` |
 /// | other 403 | `forbidden` |
 /// | 404, 410 | `notFound` |
@@ -54,10 +54,15 @@ public struct GoogleErrorDecoder: APIErrorDecoder {
             return make(.unauthorized)
         case 403:
             let challenge = headers.first { $0.name.lowercased() == "www-authenticate" }?.value ?? ""
-            if let scopeReason = parsed.reasons.first(where: { Self.scopeReasons.contains($0) }) {
-                return make(.insufficientPermissions, reason: scopeReason, missing: scopes)
+            // Google's challenge names the scopes the method accepts; without it, the
+            // scopes this request asked for are the ones to log in with.
+            let wanted = Self.challengeScopes(challenge) ?? scopes
+            // ErrorInfo's ACCESS_TOKEN_SCOPE_INSUFFICIENT is the precise one; the legacy
+            // errors[].reason says insufficientPermissions.
+            if let scopeReason = (parsed.detailReasons + parsed.errors.compactMap(\.reason)).first(where: { Self.scopeReasons.contains($0) }) {
+                return make(.insufficientPermissions, reason: scopeReason, missing: wanted)
             }
-            if challenge.contains("insufficient_scope") { return make(.insufficientPermissions, missing: scopes) }
+            if challenge.contains("insufficient_scope") { return make(.insufficientPermissions, missing: wanted) }
             if let rate = parsed.reasons.first(where: { Self.retryableRateReasons.contains($0) || Self.quotaReasons.contains($0) }) {
                 return make(.rateLimited, reason: rate, retry: retryAfter)
             }
@@ -71,6 +76,15 @@ public struct GoogleErrorDecoder: APIErrorDecoder {
         default:
             return make(.serverError)
         }
+    }
+
+    /// The `scope="a b"` parameter of a Bearer challenge, split; nil when absent or empty.
+    static func challengeScopes(_ challenge: String) -> [String]? {
+        guard let start = challenge.range(of: "scope=\"") else { return nil }
+        let rest = challenge[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        let scopes = rest[..<end].split(separator: " ").map(String.init)
+        return scopes.isEmpty ? nil : scopes
     }
 
     /// `Retry-After` as delay-seconds or an HTTP date; nil when absent or unreadable.

@@ -213,6 +213,18 @@ struct GoogleRequestTests {
         #expect(error?.missingScopes == (c.code == .insufficientPermissions ? [Self.g + "calendar.readonly"] : []), "\(c.name)")
     }
 
+    @Test("missingScopes are the scopes Google's challenge names when it names them")
+    func missingScopesFromChallenge() async throws {
+        let body = #"{"error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED","details":[{"reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}"#
+        let challenge = #"Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="\#(Self.g)calendar \#(Self.g)calendar.readonly""#
+        let transport = GoogleFakeTransport { _, _ in
+            BrokerHTTP.HTTPResponse(status: 403, headers: [HTTPHeaderField("WWW-Authenticate", challenge)], body: Array(body.utf8))
+        }
+        let error = await #expect(throws: APIError.self) { try await Self.google(transport).calendar.calendarList() }
+        #expect(error?.code == .insufficientPermissions)
+        #expect(error?.missingScopes == [Self.g + "calendar", Self.g + "calendar.readonly"])
+    }
+
     @Test("Google's 403 and 429 rate limits are rate limits, other 403s are not")
     func rateLimitClassification() {
         let decoder = GoogleErrorDecoder()
