@@ -59,10 +59,11 @@ enum GoogleMIMEReader {
         func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
     }
 
-    /// Nil when the text is not CRLF-only or has no empty line.
-    static func parse(_ bytes: [UInt8]) -> Message? {
+    /// Nil when the text is not CRLF-only (with `strict`; the sandbox's raw bodies may
+    /// hold bare LFs) or has no empty line.
+    static func parse(_ bytes: [UInt8], strict: Bool = true) -> Message? {
         // Every LF must follow a CR, every CR precede an LF.
-        for (index, byte) in bytes.enumerated() {
+        for (index, byte) in bytes.enumerated() where strict {
             if byte == 10, index == 0 || bytes[index - 1] != 13 { return nil }
             if byte == 13, index + 1 >= bytes.count || bytes[index + 1] != 10 { return nil }
         }
@@ -149,5 +150,22 @@ enum GoogleMIMEReader {
     /// Every encoded-word in a header value.
     static func encodedWords(_ value: String) -> [String] {
         tokens(value).flatMap { $0.split(separator: " ") }.map(String.init).filter { $0.hasPrefix("=?") }
+    }
+}
+
+/// Wraps a real TokenProvider and records whether each request was forced.
+final class GoogleCountingTokens: TokenProvider, @unchecked Sendable {
+    let inner: any TokenProvider
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var log: [Bool] = []
+
+    init(_ inner: any TokenProvider) { self.inner = inner }
+
+    var forced: Int { lock.withLock { log.filter { $0 }.count } }
+
+    func accessToken(scopes: [String], forceRefresh: Bool) async throws -> String {
+        lock.withLock { log.append(forceRefresh) }
+        return try await inner.accessToken(scopes: scopes, forceRefresh: forceRefresh)
     }
 }
