@@ -285,9 +285,9 @@ extension SandboxState {
         return .json(200, ["user_code": userCode.uppercased(), "action": body["action"] as? String ?? ""])
     }
 
+    /// `2026-01-05T09:30:00Z`. A format style, not an `ISO8601DateFormatter`: making one of
+    /// those costs about 0.2 ms, and an event list of 250 events wrote a thousand timestamps.
     static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle())
     }
 }
