@@ -1,22 +1,19 @@
 import Foundation
 
-/// RFC 3339 timestamps as Google writes and reads them.
+/// RFC 3339 timestamps as Google writes and reads them. Format styles rather than
+/// `ISO8601DateFormatter`s, which cost about 0.2 ms each to make on Linux.
 enum RFC3339 {
+    static let whole = Date.ISO8601FormatStyle()
+    static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// `2026-01-05T09:30:00Z` (UTC, whole seconds).
     static func string(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        date.formatted(whole)
     }
 
     /// Accepts fractional seconds and any offset; nil for anything else.
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        (try? whole.parse(text)) ?? (try? fractional.parse(text))
     }
 
     /// A `yyyy-mm-dd` day at midnight in `timeZone` (an IANA name; UTC when nil or unknown).
