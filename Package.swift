@@ -163,6 +163,8 @@ let package = Package(
             name: "credbroker-bench",
             dependencies: [
                 "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox",
+                // `library`: GoogleAPIs' overhead over raw HTTP (issue 6).
+                "APIClientCore", "GoogleAPIs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
