@@ -9,7 +9,7 @@ import Testing
 struct GraphBatchTests {
     static let base = "https://graph.example/v1.0"
 
-    static func graph(_ transport: GraphFakeTransport, clock: GraphManualClock = GraphManualClock()) -> MicrosoftGraph {
+    static func graph(_ transport: GraphFakeTransport, clock: ManualAPIClock = ManualAPIClock()) -> MicrosoftGraph {
         MicrosoftGraph(tokens: GraphFakeTokens(), baseURL: base, transport: transport, clock: clock)
     }
 
@@ -168,7 +168,7 @@ struct GraphBatchTests {
             if id == "4", attempt < 2 { return (424, [:]) }
             return (201, [:])
         }
-        let clock = GraphManualClock()
+        let clock = ManualAPIClock()
         var requests = try Self.events(5)
         requests[3].dependsOn = ["2"]
         let responses = try await Self.graph(transport, clock: clock).batch(requests)
@@ -181,7 +181,7 @@ struct GraphBatchTests {
 
     @Test func throttlingThatOutlastsTheAttemptsIsRateLimited() async throws {
         let transport = Self.answering { id, _ in id == "1" ? (429, ["Retry-After": "2"]) : (201, [:]) }
-        let clock = GraphManualClock()
+        let clock = ManualAPIClock()
         let responses = try await Self.graph(transport, clock: clock).batch(try Self.events(2))
         #expect(transport.requests.count == RetryPolicy().maxAttempts)
         let error = try #require(responses[0].error)
@@ -192,7 +192,7 @@ struct GraphBatchTests {
 
     @Test func aRetryAfterBeyondTheCapEndsTheRetries() async throws {
         let transport = Self.answering { _, _ in (429, ["Retry-After": "3600"]) }
-        let clock = GraphManualClock()
+        let clock = ManualAPIClock()
         let responses = try await Self.graph(transport, clock: clock).batch(try Self.events(1))
         #expect(transport.requests.count == 1)
         #expect(responses[0].error?.code == .rateLimited)

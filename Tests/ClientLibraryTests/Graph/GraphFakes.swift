@@ -40,23 +40,6 @@ final class GraphFakeTokens: TokenProvider {
     }
 }
 
-/// A clock whose sleeps return at once, moving its time forward and being recorded.
-final class GraphManualClock: APIClock {
-    private let state = Mutex<(now: Duration, sleeps: [Duration])>((.zero, []))
-
-    var now: Duration { state.withLock { $0.now } }
-    var sleeps: [Duration] { state.withLock { $0.sleeps } }
-
-    func sleep(for duration: Duration) async throws {
-        state.withLock {
-            $0.now += duration
-            $0.sleeps.append(duration)
-        }
-    }
-
-    func advance(_ duration: Duration) { state.withLock { $0.now += duration } }
-}
-
 /// The `$batch` payload a fake transport received.
 struct GraphSentBatch {
     var steps: [[String: Any]]
