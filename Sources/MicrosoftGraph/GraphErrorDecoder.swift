@@ -72,15 +72,11 @@ public struct GraphErrorDecoder: APIErrorDecoder {
         return (error["code"] as? String, error["message"] as? String)
     }
 
-    /// `Retry-After` as whole seconds (what Graph sends) or an HTTP date.
+    /// `Retry-After` in delta-seconds, which Graph sends; an HTTP date, a negative or a
+    /// malformed value counts as absent (as in `APIClient`), so no wall clock is read.
     static func parseRetryAfter(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed) { return seconds >= 0 ? .seconds(seconds) : nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+        guard !trimmed.isEmpty, trimmed.count <= 9, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }), let seconds = Int(trimmed) else { return nil }
+        return .seconds(seconds)
     }
 }
