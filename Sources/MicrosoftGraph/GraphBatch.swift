@@ -218,7 +218,8 @@ enum GraphBatchPlan {
         let size = MicrosoftGraph.maxBatchRequests
         var seen: [String: Int] = [:]
         var steps: [Step] = []
-        for (index, request) in requests.enumerated() {
+        for (index, var request) in requests.enumerated() {
+            request.method = request.method.uppercased()
             let id = request.id ?? String(index + 1)
             guard !id.isEmpty else { throw invalid("batch request \(index + 1) has an empty id; give it a unique one or leave it nil") }
             if let first = seen[id] {

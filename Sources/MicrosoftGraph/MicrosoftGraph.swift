@@ -98,9 +98,8 @@ public final class MicrosoftGraph: Sendable {
 
     /// Every page of a collection, collected (for small collections such as calendars).
     func all<T: Decodable & Sendable>(_ path: String, _ query: GraphQuery, scope: String, group: CacheGroup?) async throws -> [T] {
-        var items: [T] = []
-        for try await item in paged(path, query, scope: scope, group: group) as PagedSequence<T> { items.append(item) }
-        return items
+        let pages: PagedSequence<T> = paged(path, query, scope: scope, group: group)
+        return try await pages.collect()
     }
 
     /// A next link is followed only under `baseURL`: the bearer token must not go to another

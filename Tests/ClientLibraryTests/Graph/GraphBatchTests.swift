@@ -102,6 +102,12 @@ struct GraphBatchTests {
         let scopes = GraphScopes()
         #expect(tokens.calls.first?.scopes == [scopes.calendarsRead, scopes.mailRead, "https://graph.microsoft.com/Files.Read"])
         #expect(try GraphSentBatch(transport.requests[0]).steps[1]["url"] as? String == "/me/messages")
+        // A method set in lower case after init is sent, and judged, in upper case.
+        var lower = GraphBatchRequest(method: "GET", url: "/me/contacts", body: Array("{}".utf8))
+        lower.method = "post"
+        _ = try await graph.batch([lower])
+        #expect(try GraphSentBatch(transport.requests[1]).steps[0]["method"] as? String == "POST")
+        #expect(tokens.calls.last?.scopes == [scopes.contactsWrite])
     }
 
     @Test func hostileAnswersAreReportedPerStep() throws {
