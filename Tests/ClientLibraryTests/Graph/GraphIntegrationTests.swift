@@ -349,7 +349,7 @@ struct GraphIntegrationTests {
     @Test("a token without the permission gets insufficientPermissions naming the scope")
     func insufficientPermissions() async throws {
         try await ClientBed.with { bed in
-            let narrow = NarrowTokens(inner: bed.tokens(app: "microsoft"), scopes: ["https://graph.microsoft.com/User.Read"])
+            let narrow = GraphNarrowTokens(inner: bed.tokens(app: "microsoft"), scopes: ["https://graph.microsoft.com/User.Read"])
             let graph = Self.graph(bed, tokens: narrow)
             let write = await Self.error { _ = try await graph.createContact(GraphContact(givenName: "No")) }
             #expect(write?.code == .insufficientPermissions && write?.status == 403)
@@ -366,7 +366,7 @@ struct GraphIntegrationTests {
 
 /// Asks the broker for fixed scopes whatever the call needs: a grant without the call's
 /// permission, as the provider sees it.
-struct NarrowTokens: TokenProvider {
+struct GraphNarrowTokens: TokenProvider {
     let inner: any TokenProvider
     let scopes: [String]
 
