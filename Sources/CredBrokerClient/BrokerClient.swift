@@ -130,12 +130,12 @@ public final class BrokerClient: Sendable {
             case .follow:
                 guard let result = await cache.join(normal) else { continue }
                 return try result.get()
-            case .lead:
+            case .lead(let owner):
                 let request = TokenRequest(profile: exact.profile, provider: exact.provider, account: exact.account, scopes: full,
                                            minValidSeconds: Int(minValidSeconds), forceRefresh: force ? true : nil)
                 let result: Result<AccessToken, BrokerError>
                 do { result = .success(try await requestToken(request)) } catch { result = .failure(error) }
-                cache.finish(exact: exact, normal: normal, result: result, force: force)
+                cache.finish(exact: exact, normal: normal, result: result, owner: owner)
                 return try result.get()
             }
         }

@@ -75,8 +75,9 @@ final class TokenCache: Sendable {
 
     enum Decision {
         case hit(AccessToken)
-        /// Fetch from the daemon, then call `finish`.
-        case lead
+        /// Fetch from the daemon, then call `finish`; `owner` when this fetch is the flight
+        /// others may wait for.
+        case lead(owner: Bool)
         /// Another task is fetching it: wait with `join`.
         case follow
     }
@@ -85,15 +86,16 @@ final class TokenCache: Sendable {
     /// who fetches it.
     func decide(exact: ExactKey, normal: NormalKey, now: Double, need: Double, force: Bool) -> Decision {
         state.withLock { state in
-            if force { return .lead }
+            if force { return .lead(owner: false) }
             if let slot = state.normal[normal], slot.expiry - now >= need {
                 Self.bound(&state.exact)
                 state.exact[exact] = slot
                 return .hit(slot.token)
             }
             if let flight = state.flights[normal], flight.need >= need { return .follow }
-            if state.flights[normal] == nil { state.flights[normal] = Flight(need: need) }
-            return .lead
+            guard state.flights[normal] == nil else { return .lead(owner: false) }
+            state.flights[normal] = Flight(need: need)
+            return .lead(owner: true)
         }
     }
 
@@ -110,8 +112,8 @@ final class TokenCache: Sendable {
         }
     }
 
-    /// Stores what a fetch got (on success), wakes its waiters, and ends the flight.
-    func finish(exact: ExactKey, normal: NormalKey, result: Result<AccessToken, BrokerError>, force: Bool) {
+    /// Stores what a fetch got (on success); an owner also wakes its waiters and ends the flight.
+    func finish(exact: ExactKey, normal: NormalKey, result: Result<AccessToken, BrokerError>, owner: Bool) {
         let waiters = state.withLock { state -> [Waiter] in
             if case .success(let token) = result {
                 if let slot = state.normal[normal] {
@@ -128,7 +130,7 @@ final class TokenCache: Sendable {
                 Self.bound(&state.exact)
                 state.exact[exact] = state.normal[normal]
             }
-            guard !force else { return [] }
+            guard owner else { return [] }
             return state.flights.removeValue(forKey: normal)?.waiters ?? []
         }
         for waiter in waiters { waiter.resume(returning: result) }
@@ -138,7 +140,12 @@ final class TokenCache: Sendable {
         if exact.count >= maxEntries { exact.removeAll(keepingCapacity: true) }
     }
 
-    /// Forgets every token (tests; `shutdown`).
+    /// How many callers wait for the fetch of `normal` (tests).
+    func waiterCount(_ normal: NormalKey) -> Int {
+        state.withLock { $0.flights[normal]?.waiters.count ?? 0 }
+    }
+
+    /// Forgets every token (`shutdown`).
     func removeAll() {
         state.withLock { state in
             state.exact.removeAll()
