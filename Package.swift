@@ -165,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "credbroker-bench",
             dependencies: [
-                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox",
+                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox", "CredBrokerClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
