@@ -181,6 +181,14 @@ let package = Package(
             path: "Tests/VaultHarness",
             swiftSettings: strictSettings),
 
+        // The test beds the daemon's and the client libraries' tests share: the real
+        // credbrokerd on a temporary directory (TestDaemon) and the sandbox plus daemon
+        // (OAuthBed). A library under Tests/, linked only by test targets.
+        .target(
+            name: "BrokerTestBed",
+            dependencies: ["BrokerHTTP", "BrokerSandbox", "BrokerSystem", "BrokerTesting", "BrokerWire"],
+            path: "Tests/BrokerTestBed", swiftSettings: strictSettings),
+
         .testTarget(
             name: "BrokerCryptoTests", dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerTesting"],
             swiftSettings: strictSettings),
@@ -198,6 +206,7 @@ let package = Package(
             name: "BrokerDaemonTests",
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
+                "BrokerTestBed",
             ],
             swiftSettings: strictSettings),
         .testTarget(
@@ -212,7 +221,7 @@ let package = Package(
             name: "ClientLibraryTests",
             dependencies: [
                 "CredBrokerClient", "APIClientCore", "GoogleAPIs", "MicrosoftGraph",
-                "BrokerCore", "BrokerWire", "BrokerHTTP", "BrokerSandbox", "BrokerSystem", "BrokerTesting",
+                "BrokerCore", "BrokerWire", "BrokerHTTP", "BrokerSandbox", "BrokerSystem", "BrokerTesting", "BrokerTestBed",
             ],
             swiftSettings: strictSettings),
         .testTarget(

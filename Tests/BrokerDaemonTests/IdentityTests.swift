@@ -1,3 +1,4 @@
+import BrokerTestBed
 import BrokerSystem
 import BrokerTesting
 import BrokerWire

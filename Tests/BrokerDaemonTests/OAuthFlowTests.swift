@@ -1,3 +1,4 @@
+import BrokerTestBed
 import BrokerHTTP
 import BrokerSystem
 import BrokerTesting

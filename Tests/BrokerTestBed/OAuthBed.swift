@@ -1,34 +1,34 @@
-import BrokerHTTP
-import BrokerSandbox
+public import BrokerHTTP
+public import BrokerSandbox
 import BrokerSystem
-import BrokerTesting
-import BrokerWire
+public import BrokerTesting
+public import BrokerWire
 import Foundation
-import Testing
+public import Testing
 
 /// The OAuth test bed: an in-process `credbroker sandbox`, the real `credbrokerd` with an
 /// initialized vault and a `dev` profile, and an HTTP client that plays the browser.
 /// Everything runs on loopback; `close()` stops the sandbox and the daemon.
-final class OAuthBed: @unchecked Sendable {
-    let sandbox: SandboxServer
-    let url: String
-    let daemon: TestDaemon
-    let http: CurlTransport
+public final class OAuthBed: @unchecked Sendable {
+    public let sandbox: SandboxServer
+    public let url: String
+    public let daemon: TestDaemon
+    public let http: CurlTransport
 
-    static let desktopClient = "sandbox-desktop.apps.googleusercontent.com"
-    static let desktopSecret = "GOCSPX-sandbox-desktop-secret"
-    static let tvClient = "sandbox-tv.apps.googleusercontent.com"
-    static let tvSecret = "GOCSPX-sandbox-tv-secret"
-    static let msPublic = "00000000-0000-4000-8000-00000000a001"
-    static let msConfidential = "00000000-0000-4000-8000-00000000a002"
-    static let msSecret = "sandbox-ms-confidential-secret"
-    static let zoomClient = "sandboxZoomOAuthClient"
-    static let zoomSecret = "sandbox-zoom-oauth-secret"
-    static let zoomS2S = "sandboxZoomS2SClient"
-    static let zoomS2SSecret = "sandbox-zoom-s2s-secret"
+    public static let desktopClient = "sandbox-desktop.apps.googleusercontent.com"
+    public static let desktopSecret = "GOCSPX-sandbox-desktop-secret"
+    public static let tvClient = "sandbox-tv.apps.googleusercontent.com"
+    public static let tvSecret = "GOCSPX-sandbox-tv-secret"
+    public static let msPublic = "00000000-0000-4000-8000-00000000a001"
+    public static let msConfidential = "00000000-0000-4000-8000-00000000a002"
+    public static let msSecret = "sandbox-ms-confidential-secret"
+    public static let zoomClient = "sandboxZoomOAuthClient"
+    public static let zoomSecret = "sandbox-zoom-oauth-secret"
+    public static let zoomS2S = "sandboxZoomS2SClient"
+    public static let zoomS2SSecret = "sandbox-zoom-s2s-secret"
 
     /// A policy for root and the test's own uid: everything in dev.
-    static let openPolicy = """
+    public static let openPolicy = """
         [[rule]]
         name = "dev-all"
         uids = [0, \(getuid())]
@@ -37,7 +37,7 @@ final class OAuthBed: @unchecked Sendable {
         scopes = ["*"]
         """
 
-    init(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil) async throws {
+    public init(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil) async throws {
         sandbox = try SandboxServer(options: SandboxOptions(strictRotation: strict, log: { _ in }))
         url = try await sandbox.start(port: 0)
         var options = HTTPTransportOptions()
@@ -54,7 +54,7 @@ final class OAuthBed: @unchecked Sendable {
     }
 
     /// Runs `body` with a new bed and always closes it.
-    static func with(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil,
+    public static func with(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil,
                      _ body: (OAuthBed) async throws -> Void) async throws {
         let bed = try await OAuthBed(strict: strict, policy: policy, config: config, environment: environment)
         do {
@@ -66,7 +66,7 @@ final class OAuthBed: @unchecked Sendable {
         await bed.close()
     }
 
-    func close() async {
+    public func close() async {
         daemon.stop()
         await sandbox.stop()
     }
@@ -76,18 +76,18 @@ final class OAuthBed: @unchecked Sendable {
     /// Runs `credbroker` against the daemon; fails the test on a non-zero exit unless
     /// `expect` says otherwise.
     @discardableResult
-    func cli(_ arguments: [String], stdin: String? = nil, expect status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
+    public func cli(_ arguments: [String], stdin: String? = nil, expect status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
         let r = try daemon.cli(arguments, stdin: stdin)
         #expect(r.status == status, "credbroker \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
         return r
     }
 
-    func setupGoogleDesktop(name: String = "google", scopes: [String] = ["calendar.readonly", "gmail.readonly"]) throws {
+    public func setupGoogleDesktop(name: String = "google", scopes: [String] = ["calendar.readonly", "gmail.readonly"]) throws {
         try cli(["setup", "google", "--name", name, "--profile", "dev", "--sandbox", url, "--client-id", Self.desktopClient,
                  "--client-secret-file", "-"] + scopes.flatMap { ["--scope", $0] }, stdin: Self.desktopSecret + "\n")
     }
 
-    func setupMicrosoft(name: String = "microsoft", confidential: Bool = false, scopes: [String] = ["Calendars.Read", "Mail.Read"]) throws {
+    public func setupMicrosoft(name: String = "microsoft", confidential: Bool = false, scopes: [String] = ["Calendars.Read", "Mail.Read"]) throws {
         var args = ["setup", "microsoft", "--name", name, "--profile", "dev", "--sandbox", url, "--tenant", "sandbox-tenant",
                     "--client-id", confidential ? Self.msConfidential : Self.msPublic] + scopes.flatMap { ["--scope", $0] }
         args += confidential ? ["--client-secret-file", "-"] : ["--client-auth", "none"]
@@ -97,7 +97,7 @@ final class OAuthBed: @unchecked Sendable {
     /// `credbroker login APP` with the loopback listener, the test playing the browser:
     /// reads the authorization URL the CLI prints, follows the provider's redirect to the
     /// listener, and waits for the CLI to finish.
-    func loginThroughBrowser(_ app: String, extra: [String] = [], expect status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+    public func loginThroughBrowser(_ app: String, extra: [String] = [], expect status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["CREDBROKER_SOCKET"] = daemon.socket
         env["DISPLAY"] = nil
@@ -122,7 +122,7 @@ final class OAuthBed: @unchecked Sendable {
 
     /// A login through the admin API (faster than the CLI; the CLI has its own tests):
     /// start, consent at the sandbox, complete with the code and state of the redirect.
-    func apiLogin(_ app: String, scopes: [String]? = nil) async throws {
+    public func apiLogin(_ app: String, scopes: [String]? = nil) async throws {
         var body = #"{"profile":"dev","app":"\#(app)","redirect_uri":"http://127.0.0.1:9/cb""#
         if let scopes { body += ",\"scopes\":[" + scopes.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
         let r = try daemon.request("POST", "/v1/admin/login/start", json: body + "}")
@@ -136,7 +136,7 @@ final class OAuthBed: @unchecked Sendable {
         #expect(done.status == 200, "\(String(decoding: done.body, as: UTF8.self))")
     }
 
-    static func firstURL(in text: String, prefix: String) -> String? {
+    public static func firstURL(in text: String, prefix: String) -> String? {
         guard let start = text.range(of: prefix) else { return nil }
         let rest = text[start.lowerBound...]
         let end = rest.firstIndex(where: { $0 == " " || $0 == "\n" || $0 == "\"" || $0 == ">" }) ?? rest.endIndex
@@ -145,7 +145,7 @@ final class OAuthBed: @unchecked Sendable {
 
     // MARK: - The daemon and the sandbox
 
-    func token(_ app: String, scopes: [String], minValid: Int? = nil, force: Bool = false, account: String? = nil) throws -> BrokerWire.HTTPResponse {
+    public func token(_ app: String, scopes: [String], minValid: Int? = nil, force: Bool = false, account: String? = nil) throws -> BrokerWire.HTTPResponse {
         var body = "{\"profile\":\"dev\",\"provider\":\"\(app)\",\"scopes\":[\(scopes.map { "\"\($0)\"" }.joined(separator: ","))]"
         if let minValid { body += ",\"min_valid_seconds\":\(minValid)" }
         if force { body += ",\"force_refresh\":true" }
@@ -153,12 +153,12 @@ final class OAuthBed: @unchecked Sendable {
         return try daemon.request("POST", "/v1/token", json: body + "}")
     }
 
-    func accessToken(_ response: BrokerWire.HTTPResponse) -> String? {
+    public func accessToken(_ response: BrokerWire.HTTPResponse) -> String? {
         (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["access_token"] as? String
     }
 
     @discardableResult
-    func control(_ method: String, _ path: String, _ json: String? = nil) async throws -> [String: Any] {
+    public func control(_ method: String, _ path: String, _ json: String? = nil) async throws -> [String: Any] {
         let request = HTTPRequest(method: method, url: url + "/_sandbox/" + path, headers: json == nil ? [] : [HTTPHeaderField("Content-Type", "application/json")],
                                   body: json.map { Array($0.utf8) } ?? [])
         let r = try await http.send(request)
@@ -166,16 +166,16 @@ final class OAuthBed: @unchecked Sendable {
         return (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:]
     }
 
-    func counters() async throws -> [String: Any] { try await control("GET", "counters") }
+    public func counters() async throws -> [String: Any] { try await control("GET", "counters") }
 
     /// Token-endpoint requests the sandbox saw for a client, by grant type.
-    func tokenRequests(client: String, grantType: String) async throws -> Int {
+    public func tokenRequests(client: String, grantType: String) async throws -> Int {
         let c = try await counters()
         return ((c["token_requests"] as? [String: Any])?[client] as? [String: Any])?[grantType] as? Int ?? 0
     }
 
     /// Calls a sandbox API with a token; the status.
-    func api(_ path: String, token: String) async throws -> Int {
+    public func api(_ path: String, token: String) async throws -> Int {
         try await http.send(HTTPRequest(method: "GET", url: url + path, headers: [HTTPHeaderField("Authorization", "Bearer \(token)")])).status
     }
 }

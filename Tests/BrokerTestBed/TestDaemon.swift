@@ -1,22 +1,22 @@
-import BrokerSystem
-import BrokerTesting
-import BrokerWire
+public import BrokerSystem
+public import BrokerTesting
+public import BrokerWire
 import Foundation
 import Testing
 
 /// The real `credbrokerd` on a temporary directory: its own socket, vault, policies and audit
 /// log. Stopped (SIGTERM, then SIGKILL) and removed when released.
-final class TestDaemon {
-    let dir: TemporaryDirectory
-    var process: BackgroundProcess?
-    let socket: String
-    let vault: String
-    let policies: String
-    let auditLog: String
-    let config: String
-    static let passphrase = "correct horse battery staple"
+public final class TestDaemon: @unchecked Sendable {
+    public let dir: TemporaryDirectory
+    public var process: BackgroundProcess?
+    public let socket: String
+    public let vault: String
+    public let policies: String
+    public let auditLog: String
+    public let config: String
+    public static let passphrase = "correct horse battery staple"
 
-    init(policy: String = TestDaemon.defaultPolicy, config configText: String = "", extraArguments: [String] = [], start: Bool = true) throws {
+    public init(policy: String = TestDaemon.defaultPolicy, config configText: String = "", extraArguments: [String] = [], start: Bool = true) throws {
         dir = try TemporaryDirectory(prefix: "cbd")
         socket = dir.file("run/broker.sock")
         vault = dir.file("state/vault.db")
@@ -30,7 +30,7 @@ final class TestDaemon {
         if start { try self.start(extraArguments: extraArguments) }
     }
 
-    static let defaultPolicy = """
+    public static let defaultPolicy = """
         [[rule]]
         name = "root-dev"
         uids = [0]
@@ -39,13 +39,13 @@ final class TestDaemon {
         scopes = ["calendar.readonly", "gmail.readonly"]
         """
 
-    var modeFlag = "--user"
+    public var modeFlag = "--user"
 
-    var arguments: [String] {
+    public var arguments: [String] {
         [modeFlag, "--config", config, "--vault", vault, "--socket", socket, "--policies", policies, "--audit-log", auditLog]
     }
 
-    func start(extraArguments: [String] = [], environment: [String: String]? = nil, waitForSocket: Bool = true) throws {
+    public func start(extraArguments: [String] = [], environment: [String: String]? = nil, waitForSocket: Bool = true) throws {
         let env = environment ?? ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOTIFY_SOCKET") && !$0.key.hasPrefix("LISTEN_") }
         process = try BackgroundProcess(BuiltProducts.path("credbrokerd"), arguments + extraArguments, environment: env, logDirectory: dir.path)
         if waitForSocket {
@@ -56,7 +56,7 @@ final class TestDaemon {
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
-    func stop() -> Int32 {
+    public func stop() -> Int32 {
         guard let p = process else { return 0 }
         p.signal(SIGTERM)
         let status = p.waitForExit(timeout: 20)
@@ -67,10 +67,10 @@ final class TestDaemon {
         if let p = process, p.isRunning { p.signal(SIGKILL); p.waitForExit(timeout: 5) }
     }
 
-    var stderr: String { process?.stderr ?? "" }
+    public var stderr: String { process?.stderr ?? "" }
 
     /// One request on a new connection.
-    func request(_ method: String, _ path: String, json: String? = nil, contentType: String = "application/json") throws -> HTTPResponse {
+    public func request(_ method: String, _ path: String, json: String? = nil, contentType: String = "application/json") throws -> HTTPResponse {
         let connection = try UnixSocket.connect(to: socket, timeoutSeconds: 30)
         let bytes = HTTPRequestWriter.request(method: method, path: path, body: json.map { Array($0.utf8) }, contentType: contentType, headers: [("Connection", "close")])
         try connection.send(bytes)
@@ -85,7 +85,7 @@ final class TestDaemon {
 
     /// Sends raw bytes and returns everything the daemon answers until it closes (or the
     /// timeout).
-    func raw(_ bytes: [UInt8], shutdownWrite: Bool = true, timeout: Int = 10) throws -> [UInt8] {
+    public func raw(_ bytes: [UInt8], shutdownWrite: Bool = true, timeout: Int = 10) throws -> [UInt8] {
         let connection = try UnixSocket.connect(to: socket, timeoutSeconds: timeout)
         try? connection.send(bytes)
         if shutdownWrite { connection.shutdownWrite() }
@@ -99,14 +99,14 @@ final class TestDaemon {
     }
 
     /// Runs the `credbroker` CLI against this daemon.
-    func cli(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
+    public func cli(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         env["CREDBROKER_SOCKET"] = socket
         return try Subprocess.run("setsid", ["-w", BuiltProducts.path("credbroker")] + arguments, stdin: stdin, environment: env)
     }
 
     /// init (weak KDF for speed), profile dev, a google app and one grant with a valid token.
-    func provision(token: String = "ya29.test-token-canary", expires: String = "2099-01-01T00:00:00Z", account: String = "me@example.com") throws {
+    public func provision(token: String = "ya29.test-token-canary", expires: String = "2099-01-01T00:00:00Z", account: String = "me@example.com") throws {
         let p = Data(Self.passphrase.utf8).base64EncodedString()
         let created = try request("POST", "/v1/admin/init", json: "{\"passphrase\":\"\(p)\",\"kdf\":\"interactive\"}")
         #expect(created.status == 200, "\(String(decoding: created.body, as: UTF8.self))")
@@ -120,7 +120,7 @@ final class TestDaemon {
     /// cannot narrow it: every token carries all its scopes, so the policy must allow them
     /// all. With one, the app's endpoints must point somewhere local (no test reaches
     /// the internet).
-    func putGrant(account: String, token: String, expires: String, scopes: String = #"["calendar.readonly","gmail.readonly"]"#, refresh: String? = nil) throws {
+    public func putGrant(account: String, token: String, expires: String, scopes: String = #"["calendar.readonly","gmail.readonly"]"#, refresh: String? = nil) throws {
         let encoded = account.replacingOccurrences(of: "@", with: "%40")
         let refreshMember = refresh.map { "\"refresh_token\":\"\($0)\"," } ?? ""
         let r = try request("PUT", "/v1/admin/profiles/dev/grants/google/\(encoded)",
@@ -128,23 +128,23 @@ final class TestDaemon {
         #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
     }
 
-    func unlock() throws -> HTTPResponse {
+    public func unlock() throws -> HTTPResponse {
         let p = Data(Self.passphrase.utf8).base64EncodedString()
         return try request("POST", "/v1/admin/unlock", json: "{\"method\":\"passphrase\",\"secret\":\"\(p)\"}")
     }
 
-    static let tokenBody = #"{"profile":"dev","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#
+    public static let tokenBody = #"{"profile":"dev","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#
 }
 
 /// A connection in a collection (UnixSocket is noncopyable).
-final class SocketBox {
-    let socket: UnixSocket
-    init(_ socket: consuming UnixSocket) { self.socket = socket }
+public final class SocketBox {
+    public let socket: UnixSocket
+    public init(_ socket: consuming UnixSocket) { self.socket = socket }
 }
 
 extension HTTPResponse {
-    var text: String { String(decoding: body, as: UTF8.self) }
-    var errorCode: String? {
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public var errorCode: String? {
         (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.error.code.rawValue
     }
 }
