@@ -292,11 +292,15 @@ public final class BrokerClient: Sendable {
         var reasons: [String] = []
         var untrusted = false
         for path in socketCandidates {
-            do {
-                return try await BrokerConnection.connect(path: path, group: group, callerUID: callerUID, isDaemonUser: isDaemonUser)
-            } catch {
-                if error.code == .untrustedDaemon { untrusted = true }
-                reasons.append("\(path): \(error.reason)")
+            for attempt in 1...2 {
+                do {
+                    return try await BrokerConnection.connect(path: path, group: group, callerUID: callerUID, isDaemonUser: isDaemonUser)
+                } catch {
+                    if error.retryable && attempt == 1 { continue }
+                    if error.code == .untrustedDaemon { untrusted = true }
+                    reasons.append("\(path): \(error.reason)")
+                    break
+                }
             }
         }
         if untrusted {

@@ -77,7 +77,11 @@ final class BrokerConnection: Sendable {
         do {
             peer = try await PeerCredentials.of(channel).get()
         } catch {
+            // A daemon that closed the connection at once (its idle timeout passed on a busy
+            // machine, a connection cap) leaves nothing to check: try again, once.
+            let closed = !channel.isActive
             try? await channel.close()
+            if closed { throw ConnectionFailure(reason: "credbrokerd closed the connection before it could be checked", retryable: true) }
             throw ConnectionFailure(reason: "cannot read who serves it: \(Self.reason(error))", retryable: false, code: .untrustedDaemon)
         }
         guard PeerCredentials.isTrustedDaemon(listenerUID: peer.uid, callerUID: callerUID, isDaemonUser: isDaemonUser) else {
