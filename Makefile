@@ -39,6 +39,7 @@ bench: deps
 	$$(swift build -c release --show-bin-path)/credbroker-bench vault --records 10000 --runs 5
 	$$(swift build -c release --show-bin-path)/credbroker-bench socket --seconds 5
 	$$(swift build -c release --show-bin-path)/credbroker-bench refresh --concurrent 1000 --latency-ms 50 --grants 1000 --lifetime 60 --minutes 5
+	$$(swift build -c release --show-bin-path)/credbroker-bench client --calls 1000000
 
 clean:
 	rm -rf .build
