@@ -91,6 +91,10 @@ func socketBench() throws {
         print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
                      d.perSecond, 100 * d.perSecond / f.perSecond, d.p99 * 1e3, d.p99 / f.p99, f.p99 * 1e3))
     }
+    let cachedTokens = Int(option("--cached-tokens", "10000"))!
+    if cachedTokens > 0 {
+        try processAndMemoryBench(daemon: daemon, socket: socket, binDir: binDir, runs: Int(option("--cli-runs", "30"))!, cachedTokens: cachedTokens)
+    }
 }
 
 /// Starts this executable as a reference server and waits for its READY line.

@@ -3,6 +3,8 @@
 //   credbroker-bench vault [--records 10000] [--runs 5] [--kdf moderate]
 //   credbroker-bench socket [--seconds 5] [--connections 1,8,64,256]
 //   credbroker-bench refresh [--concurrent 1000] [--latency-ms 50] [--grants 1000] [--lifetime 60] [--minutes 5]
+//   credbroker-bench client [--calls 1000000]
+//   credbroker-bench all                      (vault, socket, refresh and client with their defaults: issue 8's one run)
 //   credbroker-bench floor-server PATH        (started by `socket`; not for direct use)
 //
 // Prints Markdown tables. Each figure, and each reference it is compared with, is
@@ -10,15 +12,27 @@
 import Foundation
 
 let usage = """
-    usage: credbroker-bench vault [--records N] [--runs N] [--kdf interactive|moderate|sensitive]
-           credbroker-bench socket [--seconds N] [--connections 1,8,64,256]
+    usage: credbroker-bench all
+           credbroker-bench vault [--records N] [--runs N] [--kdf interactive|moderate|sensitive]
+           credbroker-bench socket [--seconds N] [--connections 1,8,64,256] [--cli-runs N] [--cached-tokens N]
            credbroker-bench refresh [--concurrent N] [--latency-ms N] [--grants N] [--lifetime S] [--minutes M]
+           credbroker-bench client [--calls N]
 
     """
 switch CommandLine.arguments.dropFirst().first {
+case "all":
+    print("## vault\n")
+    try vaultBench()
+    print("\n## socket\n")
+    try socketBench()
+    print("\n## refresh\n")
+    try await refreshBench()
+    print("\n## client\n")
+    try await clientBench()
 case "vault": try vaultBench()
 case "socket": try socketBench()
 case "refresh": try await refreshBench()
+case "client": try await clientBench()
 case "floor-server": try floorServer(path: CommandLine.arguments[2])
 case "http-floor-server": try httpFloorServer(path: CommandLine.arguments[2])
 default:
