@@ -1,4 +1,5 @@
 import APIClientCore
+import CredBrokerClient
 import Foundation
 import MicrosoftGraph
 import Synchronization
@@ -372,5 +373,57 @@ struct GraphNarrowTokens: TokenProvider {
 
     func accessToken(scopes _: [String], forceRefresh: Bool) async throws -> String {
         try await inner.accessToken(scopes: scopes, forceRefresh: forceRefresh)
+    }
+}
+
+/// MicrosoftGraph made from a BrokerClient, as agents make it.
+@Suite("Graph through BrokerClient", .serialized)
+struct GraphBrokerTests {
+    static func broker(_ bed: ClientBed) -> BrokerClient {
+        BrokerClient(socketPath: bed.socketPath, profile: bed.profile, environment: [:])
+    }
+
+    @Test("the base URL comes from the broker's profiles, and calls work with its tokens")
+    func fromTheBroker() async throws {
+        try await ClientBed.with { bed in
+            let broker = Self.broker(bed)
+            let graph = try await MicrosoftGraph(broker: broker, transport: bed.transport)
+            #expect(graph.baseURL == bed.graphBaseURL)
+            #expect(try await graph.calendars().count == 3)
+            #expect(try await graph.unreadCount() > 0)
+            let unknown = await #expect(throws: BrokerError.self) { _ = try await MicrosoftGraph(broker: broker, provider: "no-such-app", transport: bed.transport) }
+            #expect(unknown?.code == .notFound)
+            await broker.shutdown()
+        }
+    }
+
+    @Test("the broker's errors come through unchanged: denied by policy, and a dead grant with the login command")
+    func brokerErrors() async throws {
+        // Calendars only, for this uid.
+        let policy = """
+            [[rule]]
+            name = "calendar-only"
+            uids = [0, \(getuid())]
+            profiles = ["dev"]
+            providers = ["microsoft"]
+            scopes = ["https://graph.microsoft.com/Calendars.Read", "https://graph.microsoft.com/Contacts.Read"]
+            """
+        try await ClientBed.with(policy: policy) { bed in
+            let broker = Self.broker(bed)
+            let graph = try await MicrosoftGraph(broker: broker, transport: bed.transport)
+            _ = try await graph.calendars()
+            let denied = await #expect(throws: BrokerError.self) { _ = try await graph.messages().collect() }
+            #expect(denied?.code == .denied)
+            #expect(try await bed.apiCalls("GET /microsoft/graph/v1.0/me/messages") == 0)
+
+            // The grant dies at the provider; the next scope set the daemon must refresh for
+            // finds out, and says how to log in again.
+            try await bed.armFault(#"{"kind": "invalid_grant", "provider": "microsoft"}"#)
+            let dead = await #expect(throws: BrokerError.self) { _ = try await graph.contacts().collect() }
+            #expect(dead?.code == .reauthRequired)
+            #expect(dead?.hint?.hasPrefix("credbroker login microsoft --profile dev") == true)
+            #expect(try await bed.apiCalls("GET /microsoft/graph/v1.0/me/contacts") == 0)
+            await broker.shutdown()
+        }
     }
 }
