@@ -34,7 +34,7 @@ test-release: deps
 
 # The figures of docs/benchmarks.md (release build), in one run: the vault, the socket
 # against its floors, `credbroker token`, memory with 10,000 cached tokens, the refresh
-# engine (about 15 minutes in all).
+# engine, a cached CredBrokerClient token (about 15 minutes in all).
 bench: deps
 	swift build -c release --product credbroker-bench
 	swift build -c release --product credbrokerd

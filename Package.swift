@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(
             name: "BrokerSystem",
-            dependencies: ["BrokerCrypto", "CSystemShims", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["BrokerCrypto", "BrokerWire", "CSystemShims"],
             swiftSettings: strictSettings),
         .target(
             name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
@@ -63,7 +63,10 @@ let package = Package(
             swiftSettings: strictSettings),
         // The socket API's request and response types, error codes and HTTP framing
         // (docs/spec/api.md), shared by the daemon, the CLI and the client libraries.
-        .target(name: "BrokerWire", dependencies: ["BrokerCore"], swiftSettings: strictSettings),
+        .target(
+            name: "BrokerWire",
+            dependencies: ["BrokerCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings),
         .target(
             name: "BrokerDaemon",
             dependencies: [
@@ -162,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "credbroker-bench",
             dependencies: [
-                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox",
+                "BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerWire", "BrokerHTTP", "BrokerSandbox", "CredBrokerClient",
                 // `library`: GoogleAPIs' overhead over raw HTTP (issue 6).
                 "APIClientCore", "GoogleAPIs",
                 .product(name: "NIOCore", package: "swift-nio"),

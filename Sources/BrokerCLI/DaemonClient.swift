@@ -42,7 +42,9 @@ final class DaemonClient {
     }
 
     static func trusted(uid: UInt32) -> Bool {
-        uid == UserDatabase.effectiveUID || uid == 0 || UserDatabase.userName(of: uid) == "credbroker"
+        PeerCredentials.isTrustedDaemon(listenerUID: uid, callerUID: UserDatabase.effectiveUID) {
+            UserDatabase.userName(of: $0) == PeerCredentials.daemonUserName
+        }
     }
 
     /// Whether a daemon answers at one of the candidate paths (for `vault init`).

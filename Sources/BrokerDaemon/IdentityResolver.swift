@@ -1,5 +1,6 @@
 import BrokerCore
 import BrokerSystem
+import BrokerWire
 import FoundationEssentials
 import NIOConcurrencyHelpers
 

@@ -1,3 +1,4 @@
+public import BrokerWire
 import CSystemShims
 import Glibc
 

@@ -1,1 +1,0 @@
-// Microsoft Graph calendar, mail and contacts.
