@@ -23,6 +23,9 @@ public final class GoogleAPIs: Sendable {
 
     /// The executor every call goes through (exposed for `invalidate(_:)` and raw requests).
     public let client: APIClient
+    /// The base URLs in use: `calendar`, `gmail`, `people` and, when it could be derived or
+    /// was given, `batch`.
+    public let baseURLs: [String: String]
     public let calendar: GoogleCalendar
     public let gmail: Gmail
     public let people: GooglePeople
@@ -37,9 +40,11 @@ public final class GoogleAPIs: Sendable {
     ///   - transport: the HTTP client (`CurlTransport` in production).
     ///   - configuration: rate limit, retries, cache lifetimes, scopes, batch size.
     ///   - clock: time for the rate limiter, retry delays and the cache.
+    ///   - limiter: a token bucket shared with other clients of the same account; by
+    ///     default this client has its own at `configuration.api.requestsPerSecond`.
     public init(
         tokens: any TokenProvider, baseURLs: [String: String] = [:], transport: any HTTPTransport,
-        configuration: GoogleConfiguration = .init(), clock: any APIClock = SystemAPIClock()
+        configuration: GoogleConfiguration = .init(), clock: any APIClock = SystemAPIClock(), limiter: TokenBucket? = nil
     ) {
         var urls = Self.defaultBaseURLs
         for (key, value) in baseURLs { urls[key] = value }
@@ -48,13 +53,17 @@ public final class GoogleAPIs: Sendable {
             while url.hasSuffix("/") { url.removeLast() }
             return url
         }
-        let client = APIClient(tokens: tokens, transport: transport, errors: GoogleErrorDecoder(), configuration: configuration.api, clock: clock)
+        let client = APIClient(
+            tokens: tokens, transport: transport, errors: GoogleErrorDecoder(), configuration: configuration.api, clock: clock, limiter: limiter)
         self.client = client
         let calendarBase = base("calendar")
         var batchURL = base("batch")
         if batchURL.isEmpty, calendarBase.hasSuffix("/calendar/v3") {
             batchURL = String(calendarBase.dropLast("/calendar/v3".count)) + "/batch/calendar/v3"
         }
+        var resolved = ["calendar": calendarBase, "gmail": base("gmail"), "people": base("people")]
+        if !batchURL.isEmpty { resolved["batch"] = batchURL }
+        self.baseURLs = resolved
         calendar = GoogleCalendar(
             client: client, tokens: tokens, clock: clock, baseURL: calendarBase, batchURL: batchURL,
             scopes: configuration.scopes, retry: configuration.api.retry,

@@ -1,5 +1,6 @@
 import APIClientCore
 import BrokerHTTP
+import CredBrokerClient
 import Foundation
 import GoogleAPIs
 import Testing
@@ -337,6 +338,65 @@ struct GoogleIntegrationTests {
             let parts = try await scoped.calendar.batchCreateEvents([CalendarEvent(summary: "x", start: .allDay("2026-03-02"), end: .allDay("2026-03-03"))])
             guard case .failure(let error) = parts.first else { Issue.record("expected a failed part"); return }
             #expect(error.code == .insufficientPermissions)
+        }
+    }
+}
+
+/// GoogleAPIs made from a BrokerClient: base URLs from the daemon's profiles, tokens
+/// through BrokerTokenProvider, the broker's errors unchanged.
+@Suite("Google from a BrokerClient", .serialized)
+struct GoogleBrokerTests {
+    static func broker(_ bed: ClientBed, overrides: [String: [String: String]] = [:]) -> BrokerClient {
+        BrokerClient(socketPath: bed.socketPath, profile: bed.profile, apiBaseURLOverrides: overrides, environment: [:])
+    }
+
+    @Test("the base URLs come from the broker's profiles, and every API works with its tokens")
+    func fromTheBroker() async throws {
+        try await ClientBed.with { bed in
+            let broker = Self.broker(bed)
+            let google = try await GoogleAPIs(broker: broker, transport: bed.transport)
+            var expected = bed.googleBaseURLs
+            expected["batch"] = bed.sandboxURL + "/google/batch/calendar/v3"
+            #expect(google.baseURLs == expected)
+            #expect(try await google.calendar.calendarList().count == 3)
+            #expect(try await google.gmail.unreadCount() > 0)
+            #expect(try await google.people.connections().collect().count == 40)
+            let created = try await google.calendar.batchCreateEvents([CalendarEvent(summary: "via broker", start: .allDay("2026-03-02"), end: .allDay("2026-03-03"))])
+            #expect((try? created.first?.get())?.summary == "via broker")
+            let unknown = await #expect(throws: BrokerError.self) { _ = try await GoogleAPIs(broker: broker, provider: "no-such-app", transport: bed.transport) }
+            #expect(unknown?.code == .notFound)
+            await broker.shutdown()
+
+            let overridden = Self.broker(bed, overrides: ["google": ["batch": "http://127.0.0.1:9/elsewhere/batch"]])
+            #expect(try await GoogleAPIs(broker: overridden, transport: bed.transport).baseURLs["batch"] == "http://127.0.0.1:9/elsewhere/batch")
+            await overridden.shutdown()
+        }
+    }
+
+    @Test("the broker's errors come through unchanged: denied by policy, and a dead grant with the login command")
+    func brokerErrors() async throws {
+        let policy = """
+            [[rule]]
+            name = "calendar-only"
+            uids = [0, \(getuid())]
+            profiles = ["dev"]
+            providers = ["google"]
+            scopes = ["https://www.googleapis.com/auth/calendar.readonly", "https://www.googleapis.com/auth/contacts.readonly"]
+            """
+        try await ClientBed.with(policy: policy) { bed in
+            let broker = Self.broker(bed)
+            let google = try await GoogleAPIs(broker: broker, transport: bed.transport)
+            _ = try await google.calendar.calendarList()
+            let denied = await #expect(throws: BrokerError.self) { _ = try await google.gmail.messages().collect() }
+            #expect(denied?.code == .denied)
+            #expect(try await bed.apiCalls(GoogleIntegrationTests.messagesList) == 0)
+
+            try await bed.armFault(#"{"kind": "invalid_grant", "provider": "google"}"#)
+            let dead = await #expect(throws: BrokerError.self) { _ = try await google.people.connections().collect() }
+            #expect(dead?.code == .reauthRequired)
+            #expect(dead?.hint?.hasPrefix("credbroker login google --profile dev") == true)
+            #expect(try await bed.apiCalls(GoogleIntegrationTests.connections) == 0)
+            await broker.shutdown()
         }
     }
 }
