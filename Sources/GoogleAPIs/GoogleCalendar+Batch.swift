@@ -73,8 +73,10 @@ extension GoogleCalendar {
                 }
                 let retryable = answer.status == 429 || answer.status == 503
                     || (answer.status == 403 && decoder.isRateLimit(status: answer.status, body: answer.body))
-                if retryable, attempt < retry.maxAttempts, (error.retryAfter ?? .zero) <= retry.maxRetryAfter {
-                    wait = max(wait, error.retryAfter ?? .zero)
+                // A 503's Retry-After counts too, though only rate limits carry it in the error.
+                let retryAfter = GoogleErrorDecoder.retryAfter(answer.headers.first { $0.name.lowercased() == "retry-after" }?.value) ?? .zero
+                if retryable, attempt < retry.maxAttempts, retryAfter <= retry.maxRetryAfter {
+                    wait = max(wait, retryAfter)
                     again.append(index)
                     continue
                 }

@@ -54,6 +54,8 @@ struct GoogleBatchTests {
             text += "--\(boundary)\(newline)Content-Type: application/http\(newline)"
             if let id = part.id { text += "Content-ID: \(id)\(newline)" }
             text += "\(newline)HTTP/1.1 \(part.status) Whatever\(newline)Content-Type: application/json; charset=UTF-8\(newline)"
+            // Google sends Retry-After with 429 and 503; these tests use 3 s and 7 s.
+            if part.status == 429 || part.status == 503 { text += "Retry-After: \(part.status == 429 ? 3 : 7)\(newline)" }
             text += "Content-Length: \(part.json.utf8.count)\(newline)\(newline)\(part.json)\(newline)"
         }
         if closing { text += "--\(boundary)--\(newline)epilogue to ignore\(newline)" }
@@ -242,7 +244,11 @@ struct GoogleBatchTests {
         #expect(transport.requests.map { Self.parts(of: $0)?.map(\.id) } == [
             ["<item-0>", "<item-1>", "<item-2>", "<item-3>"], ["<item-1>", "<item-2>", "<item-3>"], ["<item-2>"],
         ])
+        // The longest Retry-After of the round (the 503's 7 s), then a jittered backoff
+        // for the 403 rate limit, which came without one.
         #expect(clock.sleeps.count == 2)
+        #expect(clock.sleeps.first == .seconds(7))
+        #expect(clock.sleeps.last.map { $0 <= .milliseconds(500) } == true)
     }
 
     @Test("a part that stays unavailable fails after the policy's attempts")
