@@ -51,9 +51,11 @@ public struct PagedSequence<Element: Sendable>: AsyncSequence, Sendable {
     /// Every item, up to `limit`.
     public func collect(limit: Int = .max) async throws -> [Element] {
         var all: [Element] = []
+        guard limit > 0 else { return all }
         for try await item in self {
-            if all.count >= limit { break }
             all.append(item)
+            // Stop at the limit, before the iterator asks for another page.
+            if all.count >= limit { break }
         }
         return all
     }
