@@ -1,1 +1,0 @@
-print("assistant: not built yet")

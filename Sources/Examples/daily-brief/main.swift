@@ -1,1 +1,0 @@
-print("daily-brief: not built yet")
