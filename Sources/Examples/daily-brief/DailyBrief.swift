@@ -40,6 +40,7 @@ struct DailyBrief: AsyncParsableCommand {
 
     mutating func run() async throws {
         var calendar = Calendar(identifier: .gregorian)
+        calendar.locale = Locale(identifier: "en_US_POSIX")
         if let timeZone {
             guard let zone = TimeZone(identifier: timeZone) else { throw ValidationError("unknown time zone \"\(timeZone)\"") }
             calendar.timeZone = zone

@@ -106,14 +106,7 @@ struct BrokerClientTests {
 
     @Test("a caller the policy does not name is denied")
     func denied() async throws {
-        let policy = """
-            [[rule]]
-            name = "someone-else"
-            uids = [4242]
-            profiles = ["dev"]
-            providers = ["*"]
-            scopes = ["*"]
-            """
+        let policy = ClientBed.policy(name: "someone-else", providers: ["*"], uids: [4242])
         try await ClientBed.with(policy: policy) { bed in
             let client = Self.client(bed)
             await #expect {

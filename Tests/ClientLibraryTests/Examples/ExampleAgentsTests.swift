@@ -65,7 +65,9 @@ struct ExampleAgentsTests {
             #expect(times == times.sorted(), "events out of order:\n\(today)")
             #expect(out.range(of: #"google: \d+ unread"#, options: .regularExpression) != nil)
             #expect(out.range(of: #"outlook: \d+ unread"#, options: .regularExpression) != nil)
+            let monthName = DateFormatter().standaloneMonthSymbols[birthday.month - 1]
             #expect(out.components(separatedBy: "Zelda Brief").count == 2, "the birthday once:\n\(out)")
+            #expect(out.contains("  \(birthday.day) \(monthName): Zelda Brief"), "\(out)")
             #expect(!out.contains("Not available"))
             #expect(!out.contains("ya29") && !r.stderr.contains("ya29"), "no token in the output")
         }
@@ -73,14 +75,7 @@ struct ExampleAgentsTests {
 
     @Test("daily-brief shows what it can when the policy denies one provider, names the denial, and exits 1")
     func dailyBriefDenied() async throws {
-        let googleOnly = """
-            [[rule]]
-            name = "google-only"
-            uids = [0, \(getuid())]
-            profiles = ["dev"]
-            providers = ["google"]
-            scopes = ["*"]
-            """
+        let googleOnly = ClientBed.policy(name: "google-only", providers: ["google"])
         try await ClientBed.with(policy: googleOnly) { bed in
             let r = try run(bed, "daily-brief", ["--date", Self.ymd(Self.tuesday).text, "--time-zone", "UTC"])
             #expect(r.status == 1)

@@ -375,14 +375,8 @@ struct GoogleBrokerTests {
 
     @Test("the broker's errors come through unchanged: denied by policy, and a dead grant with the login command")
     func brokerErrors() async throws {
-        let policy = """
-            [[rule]]
-            name = "calendar-only"
-            uids = [0, \(getuid())]
-            profiles = ["dev"]
-            providers = ["google"]
-            scopes = ["https://www.googleapis.com/auth/calendar.readonly", "https://www.googleapis.com/auth/contacts.readonly"]
-            """
+        let policy = ClientBed.policy(name: "calendar-only", providers: ["google"],
+                                      scopes: ["https://www.googleapis.com/auth/calendar.readonly", "https://www.googleapis.com/auth/contacts.readonly"])
         try await ClientBed.with(policy: policy) { bed in
             let broker = Self.broker(bed)
             let google = try await GoogleAPIs(broker: broker, transport: bed.transport)

@@ -400,14 +400,8 @@ struct GraphBrokerTests {
     @Test("the broker's errors come through unchanged: denied by policy, and a dead grant with the login command")
     func brokerErrors() async throws {
         // Calendars only, for this uid.
-        let policy = """
-            [[rule]]
-            name = "calendar-only"
-            uids = [0, \(getuid())]
-            profiles = ["dev"]
-            providers = ["microsoft"]
-            scopes = ["https://graph.microsoft.com/Calendars.Read", "https://graph.microsoft.com/Contacts.Read"]
-            """
+        let policy = ClientBed.policy(name: "calendar-only", providers: ["microsoft"],
+                                      scopes: ["https://graph.microsoft.com/Calendars.Read", "https://graph.microsoft.com/Contacts.Read"])
         try await ClientBed.with(policy: policy) { bed in
             let broker = Self.broker(bed)
             let graph = try await MicrosoftGraph(broker: broker, transport: bed.transport)

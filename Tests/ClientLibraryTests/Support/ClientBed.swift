@@ -22,6 +22,19 @@ final class ClientBed: @unchecked Sendable {
     ])
     static let openPolicy = OAuthBed.openPolicy
 
+    /// A one-rule policy for root and the test's uid (or `uids`) in profile dev.
+    static func policy(name: String, providers: [String], scopes: [String] = ["*"], uids: [UInt32]? = nil) -> String {
+        func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+        return """
+            [[rule]]
+            name = "\(name)"
+            uids = [\((uids ?? [0, getuid()]).map(String.init).joined(separator: ", "))]
+            profiles = ["dev"]
+            providers = \(list(providers))
+            scopes = \(list(scopes))
+            """
+    }
+
     var sandboxURL: String { bed.url }
     var socketPath: String { bed.daemon.socket }
     var transport: CurlTransport { bed.http }
