@@ -8,18 +8,9 @@ import Foundation
 /// connection (`health`) and the clock itself.
 func clientBench() async throws {
     let calls = Int(option("--calls", "1000000"))!
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let root = NSTemporaryDirectory() + "cbbench-client-\(getpid())"
-    try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let binDir = binDirectory
+    let root = try benchRoot("cbbench-client", providers: ["google"], scopes: ["calendar.readonly", "gmail.readonly"])
     defer { try? FileManager.default.removeItem(atPath: root) }
-    try write(root + "/policies/bench.toml", """
-        [[rule]]
-        name = "bench"
-        uids = [\(getuid())]
-        profiles = ["bench"]
-        providers = ["google"]
-        scopes = ["calendar.readonly", "gmail.readonly"]
-        """)
     try write(root + "/credbrokerd.toml", "")
     let (daemon, socket) = try startBenchDaemon(root: root, binDir: binDir)
     defer { daemon.terminate(); daemon.waitUntilExit() }

@@ -35,3 +35,27 @@ func fmt(_ value: Double, _ unit: String) -> String {
     }
 }
 
+
+/// Where this executable lives: the release build's bin directory, with credbrokerd and
+/// credbroker beside it.
+var binDirectory: String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+}
+
+/// A new temporary directory for a benchmark's daemon (the caller removes it), with
+/// `policies/bench.toml`: one rule letting this uid use `providers` and `scopes` of the
+/// profile "bench".
+func benchRoot(_ name: String, providers: [String], scopes: [String]) throws -> String {
+    let root = NSTemporaryDirectory() + "\(name)-\(getpid())"
+    try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+    try write(root + "/policies/bench.toml", """
+        [[rule]]
+        name = "bench"
+        uids = [\(getuid())]
+        profiles = ["bench"]
+        providers = \(list(providers))
+        scopes = \(list(scopes))
+        """)
+    return root
+}

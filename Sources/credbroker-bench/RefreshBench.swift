@@ -20,18 +20,9 @@ func refreshBench() async throws {
     let grants = Int(option("--grants", "1000"))!
     let lifetime = Int(option("--lifetime", "60"))!
     let minutes = Double(option("--minutes", "5"))!
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let root = NSTemporaryDirectory() + "cbrefresh-\(getpid())"
-    try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let binDir = binDirectory
+    let root = try benchRoot("cbrefresh", providers: ["*"], scopes: ["*"])
     defer { try? FileManager.default.removeItem(atPath: root) }
-    try write(root + "/policies/bench.toml", """
-        [[rule]]
-        name = "bench"
-        uids = [\(getuid())]
-        profiles = ["bench"]
-        providers = ["*"]
-        scopes = ["*"]
-        """)
     try write(root + "/credbrokerd.toml", """
         [limits]
         max_connections = 8192

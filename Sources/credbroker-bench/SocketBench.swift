@@ -10,19 +10,9 @@ import NIOPosix
 func socketBench() throws {
     let seconds = Double(option("--seconds", "5"))!
     let counts = option("--connections", "1,8,64,256").split(separator: ",").compactMap { Int($0) }
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let root = NSTemporaryDirectory() + "cbbench-\(getpid())"
-    try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let binDir = binDirectory
+    let root = try benchRoot("cbbench", providers: ["google"], scopes: ["calendar.readonly"])
     defer { try? FileManager.default.removeItem(atPath: root) }
-    let uid = getuid()
-    try write(root + "/policies/bench.toml", """
-        [[rule]]
-        name = "bench"
-        uids = [\(uid)]
-        profiles = ["bench"]
-        providers = ["google"]
-        scopes = ["calendar.readonly"]
-        """)
     try write(root + "/credbrokerd.toml", """
         [limits]
         max_connections = 4096
