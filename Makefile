@@ -17,9 +17,10 @@ deps:
 # The main job: credbrokerd, its vault, policies, tokens, lock/unlock and the audit log, in a
 # temporary directory that is removed afterwards (scripts/demo.sh says what it shows).
 demo: deps
-	swift build --product credbrokerd
-	swift build --product credbroker
-	scripts/demo.sh "$$(swift build --show-bin-path)"
+	swift build -c release --product credbrokerd
+	swift build -c release --product credbroker
+	swift build -c release --product daily-brief
+	scripts/demo.sh "$$(swift build -c release --show-bin-path)"
 
 # Every test, in debug and then in release (C-pointer lifetime bugs show only there).
 test: deps

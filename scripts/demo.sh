@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's main job: the whole broker, offline, in a temporary directory that is removed
 # afterwards. Starts the offline provider sandbox and credbrokerd in user mode, creates the
-# vault through the socket, sets up a Google app pointed at the sandbox, logs in through the
-# loopback redirect (this script plays the browser), hands out a narrowed token as the
-# policy says and calls the sandbox's Calendar API with it, refuses what the policy does
-# not allow, locks and unlocks, shows the status, revokes the grant, verifies the audit log,
-# and stops everything.
+# vault through the socket, sets up a Google and a Microsoft app pointed at the sandbox, logs
+# in to both through the loopback redirect (this script plays the browser), runs the
+# daily-brief agent (it holds no secret: its tokens come from the broker, narrowed to what
+# each call needs), hands out a narrowed token to curl, refuses what the policy does not
+# allow, locks and unlocks, shows the status, revokes a grant, verifies the audit log, and
+# stops everything.
 set -euo pipefail
 bin="$1"
 dir=$(mktemp -d /tmp/credbroker-demo.XXXXXX)
@@ -30,13 +31,21 @@ echo "READY $url"
 
 mkdir -m 700 "$dir/policies"
 cat > "$dir/policies/demo.toml" <<POLICY
-# Your user may have read-only calendar and mail tokens of the demo profile; nothing else.
+# Your user may have read-only calendar, mail and contacts tokens of the demo profile;
+# nothing else (no sending, no writing).
 [[rule]]
-name = "demo"
+name = "demo-google"
 uids = [$(id -u)]
 profiles = ["demo"]
 providers = ["google"]
-scopes = ["calendar.readonly", "gmail.readonly"]
+scopes = ["calendar.readonly", "gmail.readonly", "contacts.readonly"]
+
+[[rule]]
+name = "demo-microsoft"
+uids = [$(id -u)]
+profiles = ["demo"]
+providers = ["microsoft"]
+scopes = ["Calendars.Read", "Mail.Read", "Contacts.Read"]
 POLICY
 chmod 600 "$dir/policies/demo.toml"
 printf 'demo passphrase, not for real use\n' > "$dir/pass"
@@ -57,22 +66,41 @@ step "credbroker vault init (through the daemon; the recovery key is printed onc
 step "credbroker setup google --sandbox (the client secret from a file, never argv)"
 "$bin/credbroker" setup google --profile demo --sandbox "$url" \
     --client-id sandbox-desktop.apps.googleusercontent.com --client-secret-file "$dir/client-secret" \
-    --scope calendar.readonly --scope gmail.readonly
+    --scope calendar.readonly --scope gmail.readonly --scope contacts.readonly
+
+step "credbroker setup microsoft --sandbox (a public client: PKCE, no secret)"
+"$bin/credbroker" setup microsoft --profile demo --sandbox "$url" --tenant sandbox-tenant \
+    --client-id 00000000-0000-4000-8000-00000000a001 --client-auth none \
+    --scope Calendars.Read --scope Mail.Read --scope Contacts.Read
+
+# credbroker login APP, with this script as the browser: it reads the authorization URL the
+# CLI prints, lets the sandbox consent, and follows the redirect to the CLI's listener.
+login_as_browser() {
+    local app=$1 prefix=$2
+    "$bin/credbroker" login "$app" --profile demo --no-browser 2> "$dir/login.err" &
+    login=$!
+    local auth=""
+    for _ in $(seq 100); do
+        auth=$(grep -o "$prefix[^ ]*" "$dir/login.err" | head -n 1 || true)
+        [ -n "$auth" ] && break; sleep 0.1
+    done
+    echo "authorization URL: ${auth:0:100}..."
+    local callback
+    callback=$(curl -s -o /dev/null -w '%{redirect_url}' "$auth")
+    echo "the sandbox consents as alice@sandbox.test and redirects to ${callback%%\?*}"
+    curl -s "$callback" | head -c 200; echo
+    wait "$login"; login=""
+    grep -v "^credbroker: open" "$dir/login.err" || true
+}
 
 step "credbroker login google (loopback redirect on an ephemeral port; this script is the browser)"
-"$bin/credbroker" login google --profile demo --no-browser 2> "$dir/login.err" &
-login=$!
-auth=""
-for _ in $(seq 100); do
-    auth=$(grep -o "$url/google/o/oauth2/v2/auth?[^ ]*" "$dir/login.err" | head -n 1 || true)
-    [ -n "$auth" ] && break; sleep 0.1
-done
-echo "authorization URL: ${auth:0:100}..."
-callback=$(curl -s -o /dev/null -w '%{redirect_url}' "$auth")
-echo "the sandbox consents as alice@sandbox.test and redirects to ${callback%%\?*}"
-curl -s "$callback" | head -c 200; echo
-wait "$login"; login=""
-cat "$dir/login.err" | grep -v "^credbroker: open" || true
+login_as_browser google "$url/google/o/oauth2/v2/auth?"
+
+step "credbroker login microsoft"
+login_as_browser microsoft "$url/microsoft/sandbox-tenant/oauth2/v2.0/authorize?"
+
+step "daily-brief: an agent with no secret; its tokens come from the broker, one narrowed token per API"
+"$bin/daily-brief" --profile demo
 
 step "credbroker token google --scope calendar.readonly (a refresh narrows the token to that scope)"
 token=$("$bin/credbroker" token google --profile demo --scope calendar.readonly)
