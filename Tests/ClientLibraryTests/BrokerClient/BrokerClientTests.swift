@@ -196,7 +196,7 @@ struct BrokerClientTests {
 
     @Test("a connection the daemon closed while idle is replaced on the next call")
     func idleConnectionReplaced() async throws {
-        let daemon = try TestDaemon(config: "[limits]\nidle_timeout_seconds = 0.5\n")
+        let daemon = try TestDaemon(config: "[limits]\nidle_timeout_seconds = 2\n")
         try daemon.provision()
         defer { daemon.stop() }
         let client = BrokerClient(socketPath: daemon.socket, profile: "dev")
@@ -205,7 +205,7 @@ struct BrokerClientTests {
         #expect(token.value == "ya29.test-token-canary")
         for round in 0..<2 {
             // Past the daemon's idle timeout: it has closed the kept-alive connection.
-            try await Task.sleep(for: .milliseconds(1200))
+            try await Task.sleep(for: .milliseconds(3000))
             #expect(try await client.health().status == "ok", "round \(round)")
             let again = try await client.accessToken(provider: "google", scopes: scopes, forceRefresh: true)
             #expect(again.value == token.value)

@@ -16,6 +16,7 @@ struct UntrustedDaemonTests {
         s = socket.socket(socket.AF_UNIX)
         s.bind(sys.argv[1])
         s.listen(4)
+        open(sys.argv[2] + ".listening", "w").close()
         c, _ = s.accept()
         c.settimeout(20)
         n = 0
@@ -41,7 +42,9 @@ struct UntrustedDaemonTests {
             "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.listener, socket, report],
             logDirectory: dir.path, name: "nobody")
         defer { if process.isRunning { process.signal(SIGKILL) }; process.waitForExit(timeout: 5) }
-        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: socket) || !process.isRunning }, "listener: \(process.stderr)")
+        // The socket file appears at bind, before listen: wait for the listener's own word.
+        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: report + ".listening") || !process.isRunning },
+                "listener: \(process.stderr)")
 
         let client = BrokerClient(socketPath: socket, profile: "dev")
         await #expect {
