@@ -1,6 +1,9 @@
-/// How long to wait before retrying a failed refresh: exponential backoff with full jitter
-/// (a uniformly random wait below the exponential ceiling, so clients that failed together
-/// spread out), base 1 s, capped at 5 min. A provider's Retry-After wins over the jitter.
+/// How long to wait before retrying a failed refresh: exponential backoff with "equal
+/// jitter" (a uniformly random wait in the upper half of the exponential ceiling), base 1 s,
+/// capped at 5 min. Grants that failed together still spread out over half the ceiling,
+/// and a failing provider is never asked again sooner than half of it (full jitter could
+/// draw a wait near zero and turn the next request into another attempt at once). A
+/// provider's Retry-After wins over the jitter.
 ///
 /// Pure: the random draw is passed in.
 public struct Backoff: Sendable {
@@ -20,11 +23,11 @@ public struct Backoff: Sendable {
         return min(capSeconds, baseSeconds * Double(1 << exponent))
     }
 
-    /// `random * ceiling(attempt)`, where `random` is a uniform draw in 0 ..< 1 (clamped
-    /// there; a value that is not finite counts as 0).
+    /// `(0.5 + random / 2) * ceiling(attempt)`, where `random` is a uniform draw in 0 ..< 1
+    /// (clamped there; a value that is not finite counts as 0).
     public static func delay(attempt: Int, random: Double) -> Double {
         let r = random.isFinite ? min(max(random, 0), 1) : 0
-        return r * ceiling(attempt: attempt)
+        return (0.5 + r / 2) * ceiling(attempt: attempt)
     }
 
     /// With a Retry-After from the provider (seconds from now), wait exactly that long,

@@ -19,7 +19,7 @@ import NIOPosix
 /// - A rotated refresh token is committed to the vault (its own transaction, fsync'd)
 ///   before the access token from the same response is cached or handed out.
 /// - `invalid_grant` marks the grant dead: requests get `reauth_required`, nothing retries.
-/// - Network errors, 5xx and 429 back off per grant (full jitter, 1 s to 5 min;
+/// - Network errors, 5xx and 429 back off per grant (jitter in the upper half of 1 s doubling to 5 min;
 ///   `Retry-After` is honoured): until then requests get `unavailable` and the provider
 ///   sees nothing.
 /// - Proactive refreshes run on the monotonic clock (NIO's deadlines); a tick every 30 s

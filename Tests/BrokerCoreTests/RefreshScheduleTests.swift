@@ -42,16 +42,16 @@ struct RefreshScheduleTests {
         #expect(RefreshSchedule.shouldRefresh(now: 10, issuedAt: 20, expiresAt: 5, jitter: 0))
     }
 
-    @Test("backoff: full jitter under a doubling ceiling that stops at 300 s")
+    @Test("backoff: jitter in the upper half of a doubling ceiling that stops at 300 s")
     func backoff() {
-        #expect(Backoff.delay(attempt: 0, random: 0.5) == 0.5)
-        #expect(Backoff.delay(attempt: 3, random: 0.5) == 4)
+        #expect(Backoff.delay(attempt: 0, random: 0.5) == 0.75)
+        #expect(Backoff.delay(attempt: 3, random: 0.5) == 6)
         #expect(Backoff.delay(attempt: 8, random: 0.999) < 256)
         #expect(Backoff.delay(attempt: 9, random: 1) == 300)
-        #expect(Backoff.delay(attempt: 1_000_000, random: 0.5) == 150)
-        #expect(Backoff.delay(attempt: -3, random: 0.5) == 0.5)
-        #expect(Backoff.delay(attempt: 4, random: 0) == 0)
-        #expect(Backoff.delay(attempt: 4, random: .nan) == 0)
+        #expect(Backoff.delay(attempt: 1_000_000, random: 0.5) == 225)
+        #expect(Backoff.delay(attempt: -3, random: 0.5) == 0.75)
+        #expect(Backoff.delay(attempt: 4, random: 0) == 8)
+        #expect(Backoff.delay(attempt: 4, random: .nan) == 8)
         #expect(Backoff.delay(attempt: 4, random: 7) == 16)
         var previous = 0.0
         for attempt in 0..<64 {
@@ -60,7 +60,7 @@ struct RefreshScheduleTests {
             previous = ceiling
             for r in [0.0, 0.25, 0.5, 0.999] {
                 let d = Backoff.delay(attempt: attempt, random: r)
-                #expect(d >= 0 && d <= ceiling)
+                #expect(d >= ceiling / 2 && d <= ceiling)
             }
         }
         #expect(previous == 300)
@@ -74,7 +74,7 @@ struct RefreshScheduleTests {
         #expect(Backoff.delay(attempt: 0, retryAfter: -30, random: 0.5) == 1)
         #expect(Backoff.delay(attempt: 0, retryAfter: 86_400, random: 0.5) == 3600)
         #expect(Backoff.delay(attempt: 0, retryAfter: .infinity, random: 0.5) == 3600)
-        #expect(Backoff.delay(attempt: 3, retryAfter: nil, random: 0.5) == 4)
-        #expect(Backoff.delay(attempt: 3, retryAfter: .nan, random: 0.5) == 4)
+        #expect(Backoff.delay(attempt: 3, retryAfter: nil, random: 0.5) == 6)
+        #expect(Backoff.delay(attempt: 3, retryAfter: .nan, random: 0.5) == 6)
     }
 }
