@@ -18,7 +18,9 @@ struct UntrustedDaemonTests {
         s.listen(4)
         open(sys.argv[2] + ".listening", "w").close()
         c, _ = s.accept()
-        c.settimeout(20)
+        # No short timeout: under a full parallel test run the client's task can wait many
+        # seconds for a thread, and a listener that gave up would look like a refusal.
+        c.settimeout(600)
         n = 0
         try:
             while True:
@@ -51,6 +53,8 @@ struct UntrustedDaemonTests {
             _ = try await client.accessToken(provider: "google", scopes: ["calendar.readonly"])
         } throws: { error in
             guard let e = error as? BrokerError else { return false }
+            let listing = (try? FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()) ?? []
+            #expect(e.code == .untrustedDaemon, "listener running: \(process.isRunning), files: \(listing), stderr: \(process.stderr)")
             return e.code == .untrustedDaemon && e.message.contains(socket) && e.message.contains("uid 65534")
         }
         // The listener saw the connection close with nothing written to it.
