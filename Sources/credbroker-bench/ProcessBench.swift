@@ -8,9 +8,11 @@ func processAndMemoryBench(daemon: Process, socket: String, binDir: String, runs
     var environment = ProcessInfo.processInfo.environment
     environment["CREDBROKER_SOCKET"] = socket
     let tokenArguments = ["token", "google", "--profile", "bench", "--scope", "calendar.readonly"]
-    var cli: [Double] = [], floor: [Double] = []
+    var cli: [Double] = [], floor: [Double] = [], version: [Double] = []
     for _ in 0..<runs {
         floor.append(try timedRun("/bin/true", [], environment: environment).seconds)
+        // The same binary doing no I/O: what loading and starting it costs.
+        version.append(try timedRun(binDir + "/credbroker", ["--version"], environment: environment).seconds)
         let run = try timedRun(binDir + "/credbroker", tokenArguments, environment: environment)
         guard run.status == 0, run.output.hasPrefix("ya29.") else {
             throw BenchError("credbroker token failed with status \(run.status)")
@@ -20,7 +22,8 @@ func processAndMemoryBench(daemon: Process, socket: String, binDir: String, runs
     print("")
     print("| process | runs | median | p90 | min |")
     print("|---|---|---|---|---|")
-    for (name, samples) in [("/bin/true (process start, reference)", floor), ("credbroker token google --scope calendar.readonly", cli)] {
+    for (name, samples) in [("/bin/true (process start, reference)", floor), ("credbroker --version (load and start, no I/O)", version),
+                            ("credbroker token google --scope calendar.readonly", cli)] {
         let s = samples.sorted()
         print(String(format: "| %@ | %d | %.2f ms | %.2f ms | %.2f ms |", name, s.count, s[s.count / 2] * 1e3, s[s.count * 9 / 10] * 1e3, s[0] * 1e3))
     }
