@@ -61,3 +61,15 @@ public final class BackgroundProcess: @unchecked Sendable {
         return condition()
     }
 }
+
+/// Runs blocking work (a subprocess, a synchronous socket request, a polling wait) on a
+/// thread of its own and awaits it, so the test's task does not hold one of the few
+/// cooperative threads every test of a parallel run shares: on a 2-core machine two
+/// blocked tasks stall the whole suite.
+public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}

@@ -29,7 +29,7 @@ final class TestServer: @unchecked Sendable {
         scheme = tls == nil ? "http" : "https"
         // Poll with Task.sleep, not usleep: tests run in parallel on few cooperative threads.
         var found: Int?
-        let deadline = ContinuousClock.now + .seconds(60)  // the full suite loads the machine
+        let deadline = ContinuousClock.now + .seconds(180)  // the full suite loads the machine
         while found == nil && process.isRunning && ContinuousClock.now < deadline {
             if let line = process.stdout.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
                 found = Int(line.dropFirst(5))

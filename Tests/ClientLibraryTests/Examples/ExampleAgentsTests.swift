@@ -26,12 +26,13 @@ struct ExampleAgentsTests {
         return (String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!), c.month!, c.day!)
     }
 
-    func run(_ bed: ClientBed, _ product: String, _ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
+    func run(_ bed: ClientBed, _ product: String, _ arguments: [String], stdin: String? = nil) async throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment["CREDBROKER_SOCKET"] = bed.socketPath
         environment["CREDBROKER_PROFILE"] = bed.profile
         environment["TZ"] = "UTC"
-        return try Subprocess.run(BuiltProducts.path(product), arguments, stdin: stdin, environment: environment)
+        let path = BuiltProducts.path(product), env = environment
+        return try await offload { try Subprocess.run(path, arguments, stdin: stdin, environment: env) }
     }
 
     @Test("daily-brief merges both calendars in time order, counts unread mail per provider, lists the week's birthdays")
@@ -47,7 +48,7 @@ struct ExampleAgentsTests {
             person.birthdays = [Person.Birthday(Person.PartialDate(month: birthday.month, day: birthday.day))]
             _ = try await google.people.create(person)
 
-            let r = try run(bed, "daily-brief", ["--date", day.text, "--time-zone", "UTC"])
+            let r = try await run(bed, "daily-brief", ["--date", day.text, "--time-zone", "UTC"])
             #expect(r.status == 0, "daily-brief failed: \(r.stderr)\n\(r.stdout)")
             let out = r.stdout
             #expect(out.contains("Daily brief for Tuesday"))
@@ -77,7 +78,7 @@ struct ExampleAgentsTests {
     func dailyBriefDenied() async throws {
         let googleOnly = ClientBed.policy(name: "google-only", providers: ["google"])
         try await ClientBed.with(policy: googleOnly) { bed in
-            let r = try run(bed, "daily-brief", ["--date", Self.ymd(Self.tuesday).text, "--time-zone", "UTC"])
+            let r = try await run(bed, "daily-brief", ["--date", Self.ymd(Self.tuesday).text, "--time-zone", "UTC"])
             #expect(r.status == 1)
             #expect(r.stdout.contains("[google]") && !r.stdout.contains("outlook]"))
             // A denied caller is not told the app exists: /v1/profiles leaves it out, so the
@@ -91,25 +92,25 @@ struct ExampleAgentsTests {
     func assistant() async throws {
         try await ClientBed.with { bed in
             let day = Self.ymd(Self.tuesday).text
-            var r = try run(bed, "assistant", ["create-event", "--provider", "google", "--title", "Dentist",
+            var r = try await run(bed, "assistant", ["create-event", "--provider", "google", "--title", "Dentist",
                                                 "--start", day + "T15:00", "--end", day + "T15:45", "--location", "Main St"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("created on Google Calendar: Dentist"))
-            r = try run(bed, "assistant", ["create-event", "--provider", "microsoft", "--title", "Ünïcode review 東京",
+            r = try await run(bed, "assistant", ["create-event", "--provider", "microsoft", "--title", "Ünïcode review 東京",
                                             "--start", day + "T16:00:00Z", "--end", day + "T16:30:00Z"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("created in Outlook: Ünïcode review 東京"))
             // Both show in the brief (the sandbox mirrors the calendars).
-            r = try run(bed, "daily-brief", ["--date", day, "--time-zone", "UTC"])
+            r = try await run(bed, "daily-brief", ["--date", day, "--time-zone", "UTC"])
             #expect(r.stdout.contains("15:00–15:45  Dentist @ Main St"), "\(r.stdout)")
             #expect(r.stdout.contains("Ünïcode review 東京"))
 
             let sendsBefore = try await bed.apiCalls("POST /google/gmail/v1/users/me/messages/send")
-            r = try run(bed, "assistant", ["send-email", "--provider", "google", "--to", "bob@sandbox.test",
+            r = try await run(bed, "assistant", ["send-email", "--provider", "google", "--to", "bob@sandbox.test",
                                             "--subject", "Привет, 世界", "--body-file", "-"], stdin: "Hello from the assistant.\n")
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try await bed.apiCalls("POST /google/gmail/v1/users/me/messages/send") == sendsBefore + 1)
-            r = try run(bed, "assistant", ["send-email", "--provider", "microsoft", "--to", "bob@sandbox.test", "--subject", "Hi", "--body", "Hello."])
+            r = try await run(bed, "assistant", ["send-email", "--provider", "microsoft", "--to", "bob@sandbox.test", "--subject", "Hi", "--body", "Hello."])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try await bed.apiCalls("POST /microsoft/graph/v1.0/me/sendMail") == 1)
 
@@ -118,13 +119,13 @@ struct ExampleAgentsTests {
             person.names = [Person.Name(givenName: "Quentin", familyName: "Findme")]
             person.emailAddresses = [Person.EmailAddress("quentin@example.test")]
             _ = try await google.people.create(person)
-            r = try run(bed, "assistant", ["find-contact", "findme"])
+            r = try await run(bed, "assistant", ["find-contact", "findme"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("google:    Quentin Findme <quentin@example.test>"), "\(r.stdout)")
             #expect(r.stdout.contains("microsoft: Quentin Findme"), "\(r.stdout)")
-            r = try run(bed, "assistant", ["find-contact", "nobody-by-this-name"])
+            r = try await run(bed, "assistant", ["find-contact", "nobody-by-this-name"])
             #expect(r.status == 1 && r.stdout.contains("no contact matches"))
-            r = try run(bed, "assistant", ["send-email", "--provider", "google", "--to", "x@y.z", "--subject", "s"])
+            r = try await run(bed, "assistant", ["send-email", "--provider", "google", "--to", "x@y.z", "--subject", "s"])
             #expect(r.status != 0 && r.stderr.contains("exactly one of --body and --body-file"))
         }
     }

@@ -55,8 +55,11 @@ final class ClientBed: @unchecked Sendable {
     static func with<T>(policy: String = ClientBed.openPolicy, _ body: (ClientBed) async throws -> T) async throws -> T {
         let bed = ClientBed(bed: try await OAuthBed(policy: policy))
         do {
-            try bed.bed.setupGoogleDesktop(scopes: googleScopes)
-            try bed.bed.setupMicrosoft(scopes: microsoftScopes)
+            let oauth = bed.bed
+            try await offload {
+                try oauth.setupGoogleDesktop(scopes: googleScopes)
+                try oauth.setupMicrosoft(scopes: microsoftScopes)
+            }
             try await bed.bed.apiLogin("google")
             try await bed.bed.apiLogin("microsoft")
             let result = try await body(bed)
@@ -118,7 +121,8 @@ struct DaemonTokens: TokenProvider {
     func accessToken(scopes: [String], forceRefresh: Bool) async throws -> String {
         let request = TokenRequest(profile: profile, provider: app, scopes: scopes, forceRefresh: forceRefresh ? true : nil)
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        let response = try daemon.request("POST", "/v1/token", json: json)
+        let daemon = daemon
+        let response = try await offload { try daemon.request("POST", "/v1/token", json: json) }
         guard response.status == 200 else { throw Failure(status: response.status, body: response.text) }
         return try JSONDecoder().decode(TokenResponse.self, from: Data(response.body)).accessToken
     }
