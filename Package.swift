@@ -128,7 +128,7 @@ let package = Package(
         // What the provider wrappers share: the request executor (rate limit, retries, one
         // refresh on 401, response cache), typed API errors, paging.
         .target(
-            name: "APIClientCore", dependencies: ["CredBrokerClient", "BrokerHTTP"],
+            name: "APIClientCore", dependencies: ["BrokerCore", "CredBrokerClient", "BrokerHTTP"],
             swiftSettings: strictSettings),
         .target(
             name: "GoogleAPIs", dependencies: ["APIClientCore", "CredBrokerClient", "BrokerHTTP"],

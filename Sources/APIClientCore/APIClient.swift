@@ -1,4 +1,6 @@
 public import BrokerHTTP
+import BrokerCore
+import FoundationEssentials
 
 /// Executes provider API calls for one account: the rate limit, the bearer token, one
 /// forced refresh on 401, retries, the cache. `GoogleAPIs` and `MicrosoftGraph` each hold
@@ -132,14 +134,11 @@ public final class APIClient: Sendable {
     /// How many answers the cache holds (for tests and diagnostics).
     public var cachedResponses: Int { cache.count }
 
-    /// `Retry-After` in delta-seconds (RFC 9110 §10.2.3), which Google and Graph send.
-    /// An HTTP-date, a negative or a malformed value counts as absent (the backoff applies).
-    static func retryAfter(_ value: String?) -> Duration? {
-        guard let value else { return nil }
-        let trimmed = value.utf8.drop { $0 == 32 || $0 == 9 }.prefix { $0 != 32 && $0 != 9 }
-        guard !trimmed.isEmpty, trimmed.count <= 9, trimmed.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        var seconds: Int64 = 0
-        for byte in trimmed { seconds = seconds * 10 + Int64(byte - 48) }
+    /// `Retry-After` as delay-seconds or an HTTP-date (BrokerCore's `RetryAfter`, the reader
+    /// the daemon uses too), at most a day; nil when absent or neither form. The wrappers'
+    /// batch code reads per-part answers with it.
+    public static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = RetryAfter.seconds(value, now: Date()) else { return nil }
         return .seconds(seconds)
     }
 }

@@ -28,6 +28,13 @@ public struct RetryPolicy: Sendable, Equatable {
         return min(d, maxDelay)
     }
 
+    /// The wait before attempt `attempt + 1` when the provider named none: a random time in
+    /// [0, ceiling]. The executor and the wrappers' batch retries share it.
+    public func backoff(after attempt: Int) -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return jittered(after: attempt, using: &generator)
+    }
+
     /// A random wait in [0, ceiling].
     func jittered(after attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let ceiling = ceiling(after: attempt)

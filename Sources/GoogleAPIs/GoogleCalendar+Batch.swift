@@ -74,7 +74,7 @@ extension GoogleCalendar {
                 let retryable = answer.status == 429 || answer.status == 503
                     || (answer.status == 403 && decoder.isRateLimit(status: answer.status, body: answer.body))
                 // A 503's Retry-After counts too, though only rate limits carry it in the error.
-                let retryAfter = GoogleErrorDecoder.retryAfter(answer.headers.first { $0.name.lowercased() == "retry-after" }?.value) ?? .zero
+                let retryAfter = APIClient.retryAfter(answer.headers.first { $0.name.lowercased() == "retry-after" }?.value) ?? .zero
                 if retryable, attempt < retry.maxAttempts, retryAfter <= retry.maxRetryAfter {
                     wait = max(wait, retryAfter)
                     again.append(index)
@@ -88,20 +88,11 @@ extension GoogleCalendar {
                 refreshed = true
             }
             if again.contains(where: { answers["item-\($0)"]?.status != 401 }) {
-                try await clock.sleep(for: max(wait, Self.backoff(attempt: attempt, retry)))
+                try await clock.sleep(for: max(wait, retry.backoff(after: attempt)))
                 attempt += 1
             }
             pending = again
         }
-    }
-
-    /// Full jitter: a uniform delay in [0, min(maxDelay, baseDelay × 2^(attempt-1))].
-    static func backoff(attempt: Int, _ retry: RetryPolicy) -> Duration {
-        let base = Double(retry.baseDelay.components.seconds) + Double(retry.baseDelay.components.attoseconds) / 1e18
-        let cap = Double(retry.maxDelay.components.seconds) + Double(retry.maxDelay.components.attoseconds) / 1e18
-        let ceiling = min(cap, base * pow(2, Double(max(attempt - 1, 0))))
-        guard ceiling > 0 else { return .zero }
-        return .milliseconds(Int(Double.random(in: 0...ceiling) * 1000))
     }
 
     /// One batch request through the executor (rate limit, token, outer retries), with the

@@ -45,7 +45,7 @@ public struct GoogleErrorDecoder: APIErrorDecoder {
         let parsed = GoogleErrorBody.parse(body)
         let message = parsed.message ?? "google answered HTTP \(status)"
         let reason = parsed.errors.first?.reason ?? parsed.detailReasons.first ?? parsed.status
-        let retryAfter = Self.retryAfter(headers.first { $0.name.lowercased() == "retry-after" }?.value)
+        let retryAfter = APIClient.retryAfter(headers.first { $0.name.lowercased() == "retry-after" }?.value)
         func make(_ code: APIError.Code, reason: String? = reason, missing: [String] = [], retry: Duration? = nil) -> APIError {
             APIError(code, status: status, message: message, providerReason: reason, missingScopes: missing, retryAfter: retry)
         }
@@ -85,18 +85,6 @@ public struct GoogleErrorDecoder: APIErrorDecoder {
         guard let end = rest.firstIndex(of: "\"") else { return nil }
         let scopes = rest[..<end].split(separator: " ").map(String.init)
         return scopes.isEmpty ? nil : scopes
-    }
-
-    /// `Retry-After` as delay-seconds or an HTTP date; nil when absent or unreadable.
-    static func retryAfter(_ value: String?) -> Duration? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
     }
 }
 

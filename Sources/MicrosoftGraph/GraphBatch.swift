@@ -145,8 +145,8 @@ extension MicrosoftGraph {
             let retry = GraphBatchPlan.retryable(pending, answers)
             for step in pending where !retry.contains(step.id) { final[step.id] = answers[step.id] }
             if retry.isEmpty { break }
-            let delays = pending.filter { retry.contains($0.id) }.compactMap { answers[$0.id]?.headerValue("retry-after").flatMap(GraphErrorDecoder.parseRetryAfter) }
-            let delay = delays.max() ?? GraphBatchPlan.backoff(attempt: attempt, policy: policy)
+            let delays = pending.filter { retry.contains($0.id) }.compactMap { APIClient.retryAfter(answers[$0.id]?.headerValue("retry-after")) }
+            let delay = delays.max() ?? policy.backoff(after: attempt)
             guard attempt < policy.maxAttempts, delay <= policy.maxRetryAfter else {
                 for step in pending where retry.contains(step.id) { final[step.id] = answers[step.id] }
                 break
@@ -327,13 +327,5 @@ enum GraphBatchPlan {
             }
         }
         return retry
-    }
-
-    /// Exponential backoff with full jitter: a random delay up to `baseDelay · 2^(attempt-1)`,
-    /// capped at `maxDelay`.
-    static func backoff(attempt: Int, policy: RetryPolicy) -> Duration {
-        let ceiling = min(policy.maxDelay, policy.baseDelay * (1 << min(max(attempt - 1, 0), 20)))
-        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
-        return .nanoseconds(nanoseconds > 0 ? Int64.random(in: 0...nanoseconds) : 0)
     }
 }

@@ -54,10 +54,10 @@ public struct GraphErrorDecoder: APIErrorDecoder {
             code = .notFound
         case 429:
             code = .rateLimited
-            retryAfter = header("retry-after").flatMap(parseRetryAfter)
+            retryAfter = APIClient.retryAfter(header("retry-after"))
         case 500...599:
             code = .serverError
-            retryAfter = header("retry-after").flatMap(parseRetryAfter)
+            retryAfter = APIClient.retryAfter(header("retry-after"))
         default:
             code = .invalidRequest
         }
@@ -70,13 +70,5 @@ public struct GraphErrorDecoder: APIErrorDecoder {
             let error = object["error"] as? [String: Any]
         else { return (nil, nil) }
         return (error["code"] as? String, error["message"] as? String)
-    }
-
-    /// `Retry-After` in delta-seconds, which Graph sends; an HTTP date, a negative or a
-    /// malformed value counts as absent (as in `APIClient`), so no wall clock is read.
-    static func parseRetryAfter(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= 9, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }), let seconds = Int(trimmed) else { return nil }
-        return .seconds(seconds)
     }
 }

@@ -1,4 +1,5 @@
 import BrokerHTTP
+import BrokerCore
 import BrokerOAuth
 import Foundation
 import Testing

@@ -272,13 +272,21 @@ struct APIClientTests {
         #expect(transport.sent.isEmpty)
     }
 
-    @Test("Retry-After: delta-seconds only")
+    @Test("Retry-After: delay-seconds or an HTTP-date, at most a day; anything else is absent")
     func retryAfterParsing() {
         #expect(APIClient.retryAfter("30") == .seconds(30))
         #expect(APIClient.retryAfter(" 0 ") == .zero)
         #expect(APIClient.retryAfter("-1") == nil)
-        #expect(APIClient.retryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == nil)
-        #expect(APIClient.retryAfter("99999999999") == nil)
+        #expect(APIClient.retryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == .zero, "a date in the past: no wait")
+        let soon = Date().addingTimeInterval(120)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let wait = APIClient.retryAfter(formatter.string(from: soon))
+        #expect(wait != nil && wait! >= .seconds(115) && wait! <= .seconds(121), "a date two minutes ahead: \(String(describing: wait))")
+        #expect(APIClient.retryAfter("99999999999") == .seconds(86_400))
+        #expect(APIClient.retryAfter("soon") == nil)
         #expect(APIClient.retryAfter("") == nil && APIClient.retryAfter(nil) == nil)
     }
 

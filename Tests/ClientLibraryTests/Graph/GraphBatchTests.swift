@@ -227,7 +227,7 @@ struct GraphBatchTests {
         policy.baseDelay = .milliseconds(100)
         policy.maxDelay = .seconds(1)
         for attempt in 1...30 {
-            let delay = GraphBatchPlan.backoff(attempt: attempt, policy: policy)
+            let delay = policy.backoff(after: attempt)
             let ceiling = min(Duration.seconds(1), .milliseconds(100) * (1 << min(attempt - 1, 20)))
             #expect(delay >= .zero && delay <= ceiling)
         }

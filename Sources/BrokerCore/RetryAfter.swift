@@ -1,6 +1,8 @@
 public import FoundationEssentials
 
-/// The Retry-After header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+/// The Retry-After header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. One reader
+/// for every place that honours it: the daemon's token responses and the client libraries'
+/// API answers (pure: BrokerCore links no crypto).
 public enum RetryAfter {
     /// The longest wait kept; `Backoff` caps it further.
     public static let maxSeconds = 86_400
@@ -62,7 +64,7 @@ public enum RetryAfter {
 }
 
 extension String {
-    func trimmingASCIIWhitespaceAndTabs() -> String {
+    package func trimmingASCIIWhitespaceAndTabs() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
