@@ -65,7 +65,7 @@ public struct APIRequest: Sendable {
     }
 
     /// The URL without its query, for messages: queries may carry search terms.
-    static func printable(_ url: String) -> String {
+    public static func printable(_ url: String) -> String {
         String(url.prefix { $0 != "?" }.prefix(200))
     }
 }

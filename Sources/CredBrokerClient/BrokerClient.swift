@@ -108,6 +108,9 @@ public final class BrokerClient: Sendable {
                             minValid: Duration = .seconds(60), forceRefresh: Bool = false) async throws(BrokerError) -> AccessToken {
         guard let profile = profile ?? defaultProfile else { throw Self.noProfileError }
         let (seconds, attoseconds) = minValid.components
+        guard (0...3600).contains(seconds) else {
+            throw BrokerError(.badRequest, "minValid of \(seconds) s is outside 0 to 3600 s")
+        }
         let need = Double(seconds) + Double(attoseconds) * 1e-18 + TokenCache.margin
         let exact = TokenCache.ExactKey(profile: profile, provider: provider, account: account, scopes: scopes)
         if !forceRefresh, let token = cache.lookup(exact, now: Date().timeIntervalSinceReferenceDate, need: need) {
@@ -117,9 +120,6 @@ public final class BrokerClient: Sendable {
     }
 
     private func fetchToken(exact: TokenCache.ExactKey, minValidSeconds: Int64, need: Double, force: Bool) async throws(BrokerError) -> AccessToken {
-        guard (0...3600).contains(minValidSeconds) else {
-            throw BrokerError(.badRequest, "minValid of \(minValidSeconds) s is outside 0 to 3600 s")
-        }
         let full = ScopeAliases.expandAll(exact.scopes).sorted()
         guard !full.isEmpty else { throw BrokerError(.badRequest, "no scopes given for provider app \"\(exact.provider)\"") }
         let normal = TokenCache.NormalKey(profile: exact.profile, provider: exact.provider, account: exact.account, scopes: full)

@@ -36,17 +36,12 @@ public struct GoogleCalendar: Sendable {
 
     /// Every calendar in the user's calendar list (all pages).
     public func calendarList() async throws -> [CalendarListEntry] {
-        var entries: [CalendarListEntry] = []
-        var cursor: String?
-        repeat {
-            let query = QueryString.build([("pageToken", cursor)])
-            let url = baseURL + "/users/me/calendarList" + (query.isEmpty ? "" : "?" + query)
-            let page = try await client.json(
-                APIRequest(method: "GET", url: url, scopes: scopes.calendarRead, cacheGroup: .calendars), as: CalendarListPage.self)
-            entries += page.items ?? []
-            cursor = page.nextPageToken
-        } while cursor != nil
-        return entries
+        let (client, url, scopes) = (client, baseURL + "/users/me/calendarList", scopes.calendarRead)
+        return try await PagedSequence { cursor in
+            let request = APIRequest(method: "GET", url: QueryString.url(url, [("pageToken", cursor)]), scopes: scopes, cacheGroup: .calendars)
+            let page = try await client.json(request, as: CalendarListPage.self)
+            return (page.items ?? [], page.nextPageToken)
+        }.collect()
     }
 
     /// The events of a calendar, fetched a page at a time as the sequence is consumed

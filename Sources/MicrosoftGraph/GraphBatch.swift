@@ -226,8 +226,8 @@ enum GraphBatchPlan {
                 throw invalid("batch request id \"\(id)\" is used by requests \(first + 1) and \(index + 1); ids must be unique")
             }
             seen[id] = index
-            guard !request.url.contains("://") else {
-                throw invalid("batch request \"\(id)\" has the absolute url \"\(request.url)\"; give it relative to the version root, like /me/events")
+            guard !request.url.contains("://"), !request.url.hasPrefix("//") else {
+                throw invalid("batch request \"\(id)\" has the absolute url \"\(APIRequest.printable(request.url))\"; give it relative to the version root, like /me/events")
             }
             let path = request.url.hasPrefix("/") ? request.url : "/" + request.url
             for dependency in request.dependsOn {

@@ -28,6 +28,8 @@ public struct GraphScopes: Sendable, Hashable {
     public var mailRead: String
     /// `sendMail`.
     public var mailSend: String
+    /// Mail writes inside a `$batch` (changing or deleting messages).
+    public var mailWrite: String
     /// Contact reads: `contacts`, `contact(id:)`.
     public var contactsRead: String
     /// Contact writes: `createContact`, `updateContact`, `deleteContact`.
@@ -42,6 +44,7 @@ public struct GraphScopes: Sendable, Hashable {
         calendarsWrite = resource + "Calendars.ReadWrite"
         mailRead = resource + "Mail.Read"
         mailSend = resource + "Mail.Send"
+        mailWrite = resource + "Mail.ReadWrite"
         contactsRead = resource + "Contacts.Read"
         contactsWrite = resource + "Contacts.ReadWrite"
     }
@@ -59,14 +62,8 @@ public struct GraphScopes: Sendable, Hashable {
             return write ? calendarsWrite : calendarsRead
         }
         if under(["/me/sendmail"]) { return mailSend }
-        if under(["/me/messages", "/me/mailfolders"]) { return write ? resourcePrefix + "Mail.ReadWrite" : mailRead }
+        if under(["/me/messages", "/me/mailfolders"]) { return write ? mailWrite : mailRead }
         if under(["/me/contacts", "/me/contactfolders"]) { return write ? contactsWrite : contactsRead }
         return nil
-    }
-
-    /// The resource part of the configured scopes (`https://graph.microsoft.com/`).
-    var resourcePrefix: String {
-        guard let slash = calendarsRead.lastIndex(of: "/") else { return "" }
-        return String(calendarsRead[...slash])
     }
 }
