@@ -199,7 +199,7 @@ let package = Package(
             dependencies: ["BrokerCrypto", "BrokerSystem", "BrokerVault", "BrokerTesting"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "BrokerCLITests", dependencies: ["BrokerCLI", "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerTesting"],
+            name: "BrokerCLITests", dependencies: ["BrokerCLI", "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerTesting", "BrokerVault"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "BrokerCoreTests", dependencies: ["BrokerCore", "BrokerWire"],

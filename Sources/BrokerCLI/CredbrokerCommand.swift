@@ -10,6 +10,7 @@ struct CredbrokerCommand: ParsableCommand {
         subcommands: [
             ProvidersCommand.self, SetupCommand.self, LoginCommand.self, StatusCommand.self, TokenCommand.self, RevokeCommand.self,
             SecretCommand.self, VaultCommand.self, ProfileCommand.self, PolicyCommand.self, AuditCommand.self, SandboxCommand.self,
+            ImportCommand.self,
         ])
 
 }

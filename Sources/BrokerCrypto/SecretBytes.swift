@@ -133,3 +133,8 @@ public func wipe(_ bytes: inout [UInt8]) {
         if let base = buffer.baseAddress { unsafe sodium_memzero(base, buffer.count) }
     }
 }
+
+/// Zeroes raw memory that held secret bytes (sodium_memzero: the store is never elided).
+public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    if let base = unsafe buffer.baseAddress { unsafe sodium_memzero(base, buffer.count) }
+}

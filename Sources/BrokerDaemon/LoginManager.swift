@@ -198,7 +198,7 @@ final class LoginManager: @unchecked Sendable {
     /// Identifies the account, stores the grant (committed before the token is cached),
     /// and audits the login.
     private func finish(_ entry: Pending, tokens: OAuthTokenSet, config: ProviderConfig, eventLoop: any EventLoop) async -> Result<LoginResult, WireError> {
-        let discovered = await discoverAccount(config: config, accessToken: tokens.accessToken, eventLoop: eventLoop)
+        let discovered = await Self.discoverAccount(config: config, accessToken: tokens.accessToken, transport: transport)
         if let hint = entry.accountHint, let discovered, hint.lowercased() != discovered.lowercased() {
             return .failure(WireError(.badRequest, "you signed in as \"\(discovered)\", not \"\(hint)\"; nothing was stored", hint: "credbroker login \(entry.app) --profile \(entry.profile) --account \(discovered)"))
         }
@@ -263,7 +263,7 @@ final class LoginManager: @unchecked Sendable {
     }
 
     /// Asks the provider who signed in (OpenID userinfo, Graph /me, Zoom /users/me).
-    private func discoverAccount(config: ProviderConfig, accessToken: String, eventLoop: any EventLoop) async -> String? {
+    static func discoverAccount(config: ProviderConfig, accessToken: String, transport: any HTTPTransport) async -> String? {
         guard let url = config.userinfoURL else { return nil }
         let request = HTTPRequest(method: "GET", url: url, headers: [HTTPHeaderField("Authorization", "Bearer \(accessToken)"), HTTPHeaderField("Accept", "application/json")])
         guard let response = try? await transport.send(request), response.status == 200,

@@ -56,6 +56,7 @@ extension Router {
                 }))
             }
         case "add-slot": return addSlot(request, event: event, eventLoop: eventLoop)
+        case "import": return importCredential(request, event: event, eventLoop: eventLoop)
         case "login/start", "login/complete", "login/poll", "revoke", "secret/rotate":
             return oauth(name, request, event: event, eventLoop: eventLoop)
         case "remove-slot":

@@ -86,7 +86,7 @@ extension Router {
     }
 
     /// Runs an async admin operation and writes its audit line.
-    private func audited(_ event: AuditEvent, _ eventLoop: any EventLoop, _ body: @escaping @Sendable () async -> Result<Response, WireError>) -> RouteResult {
+    func audited(_ event: AuditEvent, _ eventLoop: any EventLoop, _ body: @escaping @Sendable () async -> Result<Response, WireError>) -> RouteResult {
         let promise = eventLoop.makePromise(of: Response.self)
         promise.completeWithTask { [audit] in
             var event = event

@@ -58,24 +58,10 @@ extension Router {
                 case .failure(let e): return .now(.error(e))
                 case .success(let r): parsed = r
                 }
-                guard ["google", "microsoft", "zoom", "generic"].contains(parsed.type) else {
-                    return .now(.error(.badRequest, "\"type\" must be google, microsoft, zoom or generic"))
-                }
-                guard !parsed.clientID.isEmpty else { return .now(.error(.badRequest, "\"client_id\" must not be empty")) }
-                // An empty value removes an optional endpoint (a provider's default).
-                if let bad = (parsed.endpoints ?? [:]).first(where: { !$0.value.isEmpty && !Self.acceptableURL($0.value) }) {
-                    return .now(.error(.badRequest, "endpoint \(Self.printable(bad.key)) must be an https:// URL (http:// only for loopback hosts)"))
-                }
-                let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,
-                                                 tenant: parsed.tenant, endpoints: parsed.endpoints ?? [:], clientAuth: parsed.clientAuth,
-                                                 rotatesRefreshTokens: parsed.rotatesRefreshTokens, scopes: parsed.scopes.map(ScopeAliases.expandAll),
-                                                 redirectURI: parsed.redirectURI, privateKeyPEM: parsed.privateKey, keyID: parsed.keyID)
-                // The whole provider configuration is checked now, not at the first login.
-                do throws(OAuthError) { _ = try Refresher.providerConfig(payload) } catch {
-                    return .now(.error(.badRequest, "provider app \(Self.printable(app)): \(error.message)"))
-                }
-                if let redirect = parsed.redirectURI, !Self.acceptableURL(redirect) {
-                    return .now(.error(.badRequest, "\"redirect_uri\" must be an https:// URL or an http:// loopback one"))
+                let payload: ProviderAppPayload
+                switch Self.appPayload(parsed, name: app) {
+                case .failure(let e): return .now(.error(e))
+                case .success(let p): payload = p
                 }
                 return vaultOperation(event, eventLoop) { [broker] vault in
                     // A re-setup keeps a pending secret-rotation fallback.
@@ -107,38 +93,12 @@ extension Router {
                 case .failure(let e): return .now(.error(e))
                 case .success(let r): parsed = r
                 }
-                let scopes = ScopeAliases.expandAll(parsed.scopes)
-                guard !scopes.isEmpty else { return .now(.error(.badRequest, "\"scopes\" must name at least one scope")) }
-                var expires: Date?
-                if let text = parsed.expiresAt {
-                    guard let d = RFC3339.parse(text) else { return .now(.error(.badRequest, "\"expires_at\" must be RFC 3339")) }
-                    expires = d
+                let valid: ValidGrant
+                switch Self.validGrant(parsed, allowEmptyScopes: false) {
+                case .failure(let e): return .now(.error(e))
+                case .success(let v): valid = v
                 }
-                guard (parsed.accessToken == nil) == (expires == nil) else {
-                    return .now(.error(.badRequest, "\"access_token\" and \"expires_at\" go together"))
-                }
-                let flow = parsed.flow == "refresh_token" ? nil : parsed.flow
-                switch flow {
-                case nil:
-                    guard parsed.refreshToken != nil || parsed.accessToken != nil else {
-                        return .now(.error(.badRequest, "a grant needs a \"refresh_token\" or an \"access_token\""))
-                    }
-                case "client_credentials":
-                    break
-                case "jwt_bearer":
-                    guard let sa = parsed.serviceAccount, !sa.clientEmail.isEmpty, sa.privateKey.contains("PRIVATE KEY") else {
-                        return .now(.error(.badRequest, "a jwt_bearer grant needs \"service_account\" with \"client_email\" and a PEM \"private_key\""))
-                    }
-                case "account_credentials":
-                    guard let id = parsed.accountID, !id.isEmpty else {
-                        return .now(.error(.badRequest, "an account_credentials grant needs \"account_id\""))
-                    }
-                default:
-                    return .now(.error(.badRequest, "\"flow\" must be refresh_token, client_credentials, jwt_bearer or account_credentials"))
-                }
-                if flow != nil && parsed.refreshToken != nil {
-                    return .now(.error(.badRequest, "an app-only grant (\(flow!)) has no refresh token"))
-                }
+                let (scopes, flow, expires) = (valid.scopes, valid.flow, valid.expiresAt)
                 event.scopes = scopes
                 let expiry = expires
                 return vaultOperation(event, eventLoop) { [broker] vault in
@@ -168,6 +128,75 @@ extension Router {
         default:
             return .now(.error(.notFound, "no route \(Self.printable(request.path))"))
         }
+    }
+
+    /// A provider app record checked as a whole (PUT apps and imports).
+    static func appPayload(_ parsed: AppRecord, name app: String) -> Result<ProviderAppPayload, WireError> {
+        guard ["google", "microsoft", "zoom", "generic"].contains(parsed.type) else {
+            return .failure(WireError(.badRequest, "\"type\" must be google, microsoft, zoom or generic"))
+        }
+        guard !parsed.clientID.isEmpty else { return .failure(WireError(.badRequest, "\"client_id\" must not be empty")) }
+        // An empty value removes an optional endpoint (a provider's default).
+        if let bad = (parsed.endpoints ?? [:]).first(where: { !$0.value.isEmpty && !Self.acceptableURL($0.value) }) {
+            return .failure(WireError(.badRequest, "endpoint \(Self.printable(bad.key)) must be an https:// URL (http:// only for loopback hosts)"))
+        }
+        let payload = ProviderAppPayload(type: parsed.type, clientID: parsed.clientID, clientSecret: parsed.clientSecret,
+                                         tenant: parsed.tenant, endpoints: parsed.endpoints ?? [:], clientAuth: parsed.clientAuth,
+                                         rotatesRefreshTokens: parsed.rotatesRefreshTokens, scopes: parsed.scopes.map(ScopeAliases.expandAll),
+                                         redirectURI: parsed.redirectURI, privateKeyPEM: parsed.privateKey, keyID: parsed.keyID)
+        // The whole provider configuration is checked now, not at the first login.
+        do throws(OAuthError) { _ = try Refresher.providerConfig(payload) } catch {
+            return .failure(WireError(.badRequest, "provider app \(Self.printable(app)): \(error.message)"))
+        }
+        if let redirect = parsed.redirectURI, !Self.acceptableURL(redirect) {
+            return .failure(WireError(.badRequest, "\"redirect_uri\" must be an https:// URL or an http:// loopback one"))
+        }
+        return .success(payload)
+    }
+
+    struct ValidGrant {
+        var scopes: [String]
+        /// nil: a user's grant (refresh_token).
+        var flow: String?
+        var expiresAt: Date?
+    }
+
+    /// A grant record checked (PUT grants and imports). `allowEmptyScopes`: an import that
+    /// learns the scopes from the provider.
+    static func validGrant(_ parsed: GrantRecord, allowEmptyScopes: Bool) -> Result<ValidGrant, WireError> {
+        let scopes = ScopeAliases.expandAll(parsed.scopes)
+        guard !scopes.isEmpty || allowEmptyScopes else { return .failure(WireError(.badRequest, "\"scopes\" must name at least one scope")) }
+        var expires: Date?
+        if let text = parsed.expiresAt {
+            guard let d = RFC3339.parse(text) else { return .failure(WireError(.badRequest, "\"expires_at\" must be RFC 3339")) }
+            expires = d
+        }
+        guard (parsed.accessToken == nil) == (expires == nil) else {
+            return .failure(WireError(.badRequest, "\"access_token\" and \"expires_at\" go together"))
+        }
+        let flow = parsed.flow == "refresh_token" ? nil : parsed.flow
+        switch flow {
+        case nil:
+            guard parsed.refreshToken != nil || parsed.accessToken != nil else {
+                return .failure(WireError(.badRequest, "a grant needs a \"refresh_token\" or an \"access_token\""))
+            }
+        case "client_credentials":
+            break
+        case "jwt_bearer":
+            guard let sa = parsed.serviceAccount, !sa.clientEmail.isEmpty, sa.privateKey.contains("PRIVATE KEY") else {
+                return .failure(WireError(.badRequest, "a jwt_bearer grant needs \"service_account\" with \"client_email\" and a PEM \"private_key\""))
+            }
+        case "account_credentials":
+            guard let id = parsed.accountID, !id.isEmpty else {
+                return .failure(WireError(.badRequest, "an account_credentials grant needs \"account_id\""))
+            }
+        default:
+            return .failure(WireError(.badRequest, "\"flow\" must be refresh_token, client_credentials, jwt_bearer or account_credentials"))
+        }
+        if let flow, parsed.refreshToken != nil {
+            return .failure(WireError(.badRequest, "an app-only grant (\(flow)) has no refresh token"))
+        }
+        return .success(ValidGrant(scopes: scopes, flow: flow, expiresAt: expires))
     }
 
     /// https:// anywhere; http:// only for loopback hosts (the sandbox, tests).

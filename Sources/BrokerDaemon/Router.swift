@@ -37,6 +37,7 @@ final class Router: Sendable {
         "backup": ["POST"], "restore": ["POST"], "reload": ["POST"], "status": ["GET"], "audit/verify": ["POST"],
         "profiles": ["GET"], "slots": ["GET"], "add-slot": ["POST"], "remove-slot": ["POST"],
         "login/start": ["POST"], "login/complete": ["POST"], "login/poll": ["POST"], "revoke": ["POST"], "secret/rotate": ["POST"],
+        "import": ["POST"],
     ]
 
     func route(_ request: Request, eventLoop: any EventLoop) -> RouteResult {

@@ -1,4 +1,5 @@
 internal import CSQLite
+import BrokerCrypto
 
 /// A thin wrapper over one sqlite3 connection: the vault's only contact with SQLite.
 /// Statements use bound parameters only; SQL text is never built from values.
@@ -24,6 +25,36 @@ final class Database {
         unsafe sqlite3_busy_timeout(db, 5000)
     }
 
+    /// The buffer a deserialized database reads from; wiped and freed after close.
+    private var image: UnsafeMutableRawBufferPointer?
+
+    /// Opens a copy of `bytes` as a read-only in-memory database (sqlite3_deserialize): a
+    /// foreign file (gcloud's credentials.db, for `credbroker import`) read from the bytes
+    /// the caller already opened, checked and capped, so SQLite never opens the file, never
+    /// writes a journal beside it, and cannot be pointed at another file between the check
+    /// and the open. Such a database may hold plaintext secrets: it is not the vault's.
+    init(deserializing bytes: [UInt8], label: String) throws(SQLiteError) {
+        path = label
+        var db: OpaquePointer?
+        let rc = unsafe sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE, nil)
+        guard rc == SQLITE_OK, let db = unsafe db else {
+            unsafe sqlite3_close_v2(db)
+            throw SQLiteError(code: rc, message: "cannot open an in-memory database")
+        }
+        unsafe handle = db
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        unsafe bytes.withUnsafeBytes { unsafe buffer.copyMemory(from: $0) }
+        unsafe image = buffer
+        let size = Int64(bytes.count)
+        let drc = unsafe sqlite3_deserialize(db, "main", buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), size, size,
+                                             UInt32(SQLITE_DESERIALIZE_READONLY))
+        guard drc == SQLITE_OK else {
+            let failure = error(drc)
+            close()
+            throw failure
+        }
+    }
+
     deinit { close() }
 
     /// Finalizes every statement and closes the connection. The last connection to a WAL
@@ -34,6 +65,11 @@ final class Database {
         unsafe cache = [:]
         unsafe sqlite3_close_v2(db)
         unsafe handle = nil
+        if let buffer = unsafe image {
+            unsafe wipe(buffer)
+            unsafe buffer.deallocate()
+            unsafe image = nil
+        }
     }
 
     private var db: OpaquePointer {
