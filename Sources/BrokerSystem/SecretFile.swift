@@ -23,9 +23,11 @@ public enum SecretFile {
     }
 
     /// Reads a key file: it must be 0600 or 0400 and owned by the running user, unless it
-    /// lies in `$CREDENTIALS_DIRECTORY` (systemd writes those root-owned, 0400 or 0440).
+    /// lies in `$CREDENTIALS_DIRECTORY` (systemd writes those root-owned, 0400 or 0440). A
+    /// path with a `..` component is never taken to lie there, whatever its prefix.
     public static func readKeyFile(path: String, credentialsDirectory: String? = nil) throws(FileSecurityError) -> SecretBytes {
-        let inCredentials = credentialsDirectory.map { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } ?? false
+        let climbs = path.split(separator: "/").contains("..")
+        let inCredentials = !climbs && (credentialsDirectory.map { !$0.isEmpty && path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } ?? false)
         return try readSecret(path: path, checkMode: !inCredentials)
     }
 

@@ -98,6 +98,10 @@ struct VaultPermissionTests {
         try dir.write("creds/vault-key", key, mode: 0o440)
         #expect(try SecretFile.readKeyFile(path: dir.file("creds/vault-key"), credentialsDirectory: dir.file("creds")).count == 32)
         #expect { _ = try SecretFile.readKeyFile(path: dir.file("creds/vault-key")) } throws: { $0 is FileSecurityError }
+        // A path that starts in the credentials directory and climbs out gets no exemption.
+        #expect { _ = try SecretFile.readKeyFile(path: dir.file("creds/../loose"), credentialsDirectory: dir.file("creds")) } throws: {
+            ($0 as? FileSecurityError)?.description.contains("chmod 600") == true
+        }
         try FileManager.default.createSymbolicLink(atPath: dir.file("link"), withDestinationPath: dir.file("ok600"))
         #expect { _ = try SecretFile.readKeyFile(path: dir.file("link")) } throws: {
             ($0 as? FileSecurityError)?.description.contains("symbolic link") == true
