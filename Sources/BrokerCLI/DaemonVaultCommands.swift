@@ -20,8 +20,10 @@ struct VaultUnlock: ParsableCommand {
     var recovery = false
 
     func validate() throws {
-        if keyFile != nil && (recovery || passphraseFile != nil && keyFile != nil && recovery) {
-            throw ValidationError("--key-file and --recovery exclude each other")
+        // --recovery reads the recovery key like a passphrase (--passphrase-file works with
+        // it); a key file is a third way and goes with neither.
+        if keyFile != nil && (recovery || passphraseFile != nil) {
+            throw ValidationError("--key-file excludes --recovery and --passphrase-file: name one way to unlock")
         }
     }
 

@@ -77,6 +77,12 @@ struct VaultCLITests {
         #expect(r2.status == 64, "\(r2.stderr)")
         let r3 = try credbroker(["vault", "frobnicate"])
         #expect(r3.status == 64)
+        // Two ways to unlock at once: refused before anything is read (a key file used to
+        // win silently over --passphrase-file).
+        for other in [["--passphrase-file", good], ["--recovery"]] {
+            let both = try credbroker(["vault", "unlock", "--key-file", good] + other)
+            #expect(both.status == 64 && both.stderr.contains("--key-file excludes --recovery and --passphrase-file"), "\(both.stderr)")
+        }
         let empty: String = try dir.write("empty", "\n")
         let r4 = try credbroker(["vault", "init", "--vault", dir.file("v/vault.db"), "--passphrase-file", empty])
         #expect(r4.status == 1 && r4.stderr.contains("is empty"))
