@@ -422,6 +422,8 @@ final class Broker: @unchecked Sendable {
             lastActivity = Date()
         }
         refresher?.resume(lastRefresh: lastRefresh)
+        // The keys are in guarded memory now: say once if it could not be locked into RAM.
+        if let warning = SecretMemory.warningIfUnlocked() { logger.warning("\(warning)") }
     }
 
     func didLock() {

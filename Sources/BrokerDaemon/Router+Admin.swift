@@ -351,7 +351,7 @@ extension Router {
         var event = event
         event.detail = "restore from \(parsed.path)"
         let target = broker.configuration.paths.vault
-        return vaultOperation(event, eventLoop, requireUnlocked: false) { [self] vault in
+        let operation = { [self] () -> RouteResult in vaultOperation(event, eventLoop, requireUnlocked: false) { [self] vault in
             let path = try checkedPath(parsed.path)
             let bytes = try Self.secret(passphrase, field: "passphrase")
             // Close ours, restore, reopen locked; on failure reopen the old one.
@@ -367,7 +367,30 @@ extension Router {
             broker.vault = try Vault.open(at: target)
             broker.setState(.locked)
             return .json(OKResponse(message: "restored \"\(target)\" from \"\(path)\"; the vault is locked: unlock it"))
+        } }
+        // As for lock: refreshes in flight finish first, so a refresh token the provider
+        // rotates meanwhile reaches the vault being replaced instead of vanishing with it.
+        // What can fail while the vault is still open is checked before the refresher is
+        // paused (once the vault is closed, unlocking resumes it).
+        do {
+            _ = try checkedPath(parsed.path)
+            _ = try Self.secret(passphrase, field: "passphrase")
+        } catch {
+            var event = event
+            let failure = Self.wireError(error)
+            event.result = failure.code.rawValue
+            event.detail = failure.message
+            audit.record(event)
+            return .now(.error(failure))
         }
+        guard let refresher = broker.refresher, broker.vault != nil else { return operation() }
+        let drained = eventLoop.makeFutureWithTask { await refresher.pauseAndDrain() }
+        return .later(drained.flatMap { _ in
+            switch operation() {
+            case .now(let response): return eventLoop.makeSucceededFuture(response)
+            case .later(let future): return future
+            }
+        })
     }
 
     // MARK: - reload, status, audit
