@@ -30,7 +30,7 @@ struct InstallTests {
         ("share/credbroker/credbrokerd-unlock-key.conf", 0o644), ("share/credbroker/install-manifest", 0o644),
         ("share/bash-completion/completions/credbroker", 0o644), ("share/zsh/site-functions/_credbroker", 0o644),
         ("share/fish/vendor_completions.d/credbroker.fish", 0o644),
-        ("share/doc/credbroker/README.md", 0o644),
+        ("share/doc/credbroker/README.md", 0o644), ("share/doc/credbroker/operations.md", 0o644),
     ]
 
     @Test("install puts every file in place with its mode, writes the final paths into the units, keeps existing policies; uninstall removes only what it put")
