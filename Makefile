@@ -5,7 +5,11 @@ SYSTEM_PACKAGES = libsodium-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev p
                   openssl strace util-linux python3 python3-pip curl systemd
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps demo test test-debug test-release bench clean
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+.PHONY: deps demo test test-debug test-release bench build install uninstall clean
 
 # Installs the system packages and PyNaCl when something is missing; a no-op otherwise.
 deps:
@@ -41,6 +45,23 @@ bench: deps
 	swift build -c release --product credbrokerd
 	swift build -c release --product credbroker
 	$$(swift build -c release --show-bin-path)/credbroker-bench all
+
+# The release binaries `make install` installs.
+build: deps
+	swift build -c release --product credbrokerd
+	swift build -c release --product credbroker
+
+# Binaries, systemd units, sysusers.d and tmpfiles.d snippets, shell completions, man
+# pages (docs/man, when present) and the example policies (as *.toml.example, never
+# replacing a file) under PREFIX (default /usr/local) and SYSCONFDIR (default /etc), staged
+# under DESTDIR if set. scripts/install.sh lists every file; docs/operations.md the next
+# steps. `make uninstall` with the same variables removes what it installed.
+install: build
+	scripts/install.sh install "$$(swift build -c release --show-bin-path)" --prefix "$(PREFIX)" \
+	  --sysconfdir "$(SYSCONFDIR)" $(if $(DESTDIR),--destdir "$(DESTDIR)")
+
+uninstall:
+	scripts/install.sh uninstall --prefix "$(PREFIX)" --sysconfdir "$(SYSCONFDIR)" $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 clean:
 	rm -rf .build

@@ -93,16 +93,80 @@ struct VaultPasswd: ParsableCommand {
 
 struct VaultBackup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backup", abstract: "Write an encrypted copy of the vault (the daemon writes FILE itself).",
-        discussion: "The backup is as encrypted as the vault and opens with the same passphrase, key file or recovery key. In system mode FILE must lie under the daemon's state directory.")
+        commandName: "backup", abstract: "Write an encrypted copy of the vault (the daemon writes the file itself).",
+        discussion: """
+            The backup is as encrypted as the vault and opens with the same passphrase, key file \
+            or recovery key. In system mode the file must lie under the daemon's state directory \
+            (/var/lib/credbroker; the shipped units use /var/lib/credbroker/backups).
+
+            With --dir DIR instead of FILE the backup is named after the current UTC time, \
+            vault-YYYYMMDDTHHMMSS.mmmZ.db, and its path is printed on standard output. With \
+            --keep N as well, the oldest backups in DIR are then deleted until N remain, the new \
+            one included. Only files named exactly in that form are ever deleted; anything else \
+            in DIR is left alone. Listing and deleting are done by this command, so it must be \
+            able to write DIR (in system mode: root, as credbroker-backup.service runs it).
+            """)
     @OptionGroup var daemon: SocketOption
-    @Argument(help: "Where to write the backup.") var file: String
-    @Flag(name: .long, help: "Replace an existing file.") var force = false
+    @Argument(help: "Where to write the backup.") var file: String?
+    @Flag(name: .long, help: "Replace an existing FILE.") var force = false
+    @Option(name: .long, help: ArgumentHelp("Write a timestamped backup into this existing directory instead of FILE.", valueName: "dir"))
+    var dir: String?
+    @Option(name: .long, help: ArgumentHelp("With --dir: delete the oldest backups in the directory until this many remain.", valueName: "n"))
+    var keep: Int?
+
+    func validate() throws {
+        if (file == nil) == (dir == nil) { throw ValidationError("give either FILE or --dir DIR") }
+        if dir != nil && force { throw ValidationError("--force applies to FILE; a --dir backup never replaces a file") }
+        if keep != nil && dir == nil { throw ValidationError("--keep needs --dir") }
+        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
+    }
 
     func run() throws {
+        if let dir { return try backupIntoDirectory(FileSecurity.absolute(dir)) }
         let client = try DaemonClient.connect(flag: daemon.socket)
-        let ok = try client.call("POST", "/v1/admin/backup", body: PathRequest(path: FileSecurity.absolute(file), force: force), as: OKResponse.self)
+        let ok = try client.call("POST", "/v1/admin/backup", body: PathRequest(path: FileSecurity.absolute(file!), force: force), as: OKResponse.self)
         Console.info(ok.message)
+    }
+
+    private func backupIntoDirectory(_ directory: String) throws {
+        let info: FileStatus?
+        do { info = try FileSecurity.status(ofPath: directory) } catch {
+            throw CLIError(message: "cannot inspect the backup directory \"\(directory)\": \(error.reason)")
+        }
+        guard let info, info.isDirectory else {
+            throw CLIError(message: info == nil ? "the backup directory \"\(directory)\" does not exist" : "\"\(directory)\" is not a directory",
+                           hint: "create it with \"mkdir -m 0700 \(directory)\" as the daemon's user (in system mode credbrokerd.service creates /var/lib/credbroker/backups)")
+        }
+        // Another backup asked for within the same millisecond (or a name already there):
+        // take the next millisecond rather than replace anything.
+        var date = Date()
+        var name = BackupDirectory.name(for: date)
+        while (try? FileSecurity.status(ofPath: directory + "/" + name)) ?? nil != nil {
+            date += 0.001
+            name = BackupDirectory.name(for: date)
+        }
+        let path = directory + "/" + name
+        let client = try DaemonClient.connect(flag: daemon.socket)
+        let ok = try client.call("POST", "/v1/admin/backup", body: PathRequest(path: path, force: false), as: OKResponse.self)
+        Console.info(ok.message)
+        FileHandle.standardOutput.write(Data((path + "\n").utf8))
+        guard let keep else { return }
+
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw CLIError(message: "backed up to \"\(path)\", but cannot list \"\(directory)\" to remove old backups: \(error.localizedDescription)")
+        }
+        // Only regular files: a directory or a symbolic link that happens to carry a
+        // backup's name is not one of ours.
+        let backups = names.filter { name in
+            BackupDirectory.isBackupName(name) && ((try? FileSecurity.status(ofPath: directory + "/" + name)) ?? nil)?.isRegularFile == true
+        }
+        for old in BackupDirectory.toDelete(names: backups, newest: name, keep: keep) {
+            do { try FileSecurity.remove(directory + "/" + old) } catch {
+                throw CLIError(message: "cannot remove the old backup \"\(directory)/\(old)\": \(error.reason)")
+            }
+            Console.info("removed the old backup \"\(directory)/\(old)\"")
+        }
     }
 }
 

@@ -61,11 +61,32 @@ struct SocketTests {
         d.stop()
     }
 
-    @Test("socket activation (fd 3) and sd_notify READY=1 / STOPPING=1",
+    /// As credbrokerd.service with the unlock drop-in runs it: the socket from systemd, the
+    /// readiness reported on NOTIFY_SOCKET, and the vault unlocked at start with a key file
+    /// that systemd decrypted into $CREDENTIALS_DIRECTORY (systemd writes it root-owned and
+    /// 0400, or 0440 with an ACL; 0440 here, which a key file elsewhere may not have).
+    @Test("socket activation (fd 3), sd_notify READY=1 / STOPPING=1, and unlock from $CREDENTIALS_DIRECTORY/vault-key",
           .enabled(if: Subprocess.isAvailable("systemd-socket-activate") && Subprocess.isAvailable("python3"), "needs systemd-socket-activate and python3 (.ci/run installs them)"))
     func activationAndNotify() throws {
-        let d = try TestDaemon(start: false)
-        try FileManager.default.createDirectory(atPath: d.dir.file("run"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let d = try TestDaemon()
+        try d.provision()
+        let keyFile = d.dir.file("state/vault.key")
+        #expect(try d.request("POST", "/v1/admin/add-slot", json: "{\"kind\":\"keyfile\",\"path\":\"\(keyFile)\"}").status == 200)
+        #expect(d.stop() == 0)
+        let credentials = d.dir.file("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let credential = credentials + "/vault-key"
+        try FileManager.default.moveItem(atPath: keyFile, toPath: credential)
+        chmod(credential, 0o440)
+        chmod(credentials, 0o500)
+        defer { chmod(credentials, 0o700) }
+
+        // Outside $CREDENTIALS_DIRECTORY the same 0440 file is refused: the directory is what
+        // makes the difference.
+        try d.start(extraArguments: ["--unlock-key-file", credential], waitForSocket: false)
+        #expect(d.process!.waitForExit(timeout: 20) == 1)
+        #expect(d.stderr.contains("cannot read the unlock key file"), "\(d.stderr)")
+
         let notify = d.dir.file("notify.sock")
         // A datagram socket the test reads, as systemd's NOTIFY_SOCKET.
         let reader = try BackgroundProcess("/usr/bin/python3", ["-c", """
@@ -80,20 +101,27 @@ struct SocketTests {
                     break
             """, notify], logDirectory: d.dir.path, name: "notify")
         #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: notify) })
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTEN_") }
         env["NOTIFY_SOCKET"] = notify
-        let activator = try BackgroundProcess("/usr/bin/env", ["systemd-socket-activate", "-l", d.socket, "-E", "NOTIFY_SOCKET", BuiltProducts.path("credbrokerd")] + d.arguments,
+        env["CREDENTIALS_DIRECTORY"] = credentials
+        let arguments = d.arguments + ["--unlock-key-file", credential]
+        let activator = try BackgroundProcess("/usr/bin/env", ["systemd-socket-activate", "-l", d.socket, "-E", "NOTIFY_SOCKET", "-E", "CREDENTIALS_DIRECTORY",
+                                                               BuiltProducts.path("credbrokerd")] + arguments,
                                               environment: env, logDirectory: d.dir.path, name: "activate")
         #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: d.socket) })
-        let health = try d.request("GET", "/v1/health")
-        #expect(health.status == 200)
+        // Unlocked with no unlock request: a token is served at once.
+        let token = try d.request("POST", "/v1/token", json: TestDaemon.tokenBody)
+        #expect(token.status == 200, "\(token.text) daemon: \(activator.stderr)")
         let ready = BackgroundProcess.waitUntil { reader.stdout.contains("READY=1") }
         #expect(ready, "notify saw: \(reader.stdout) daemon: \(activator.stderr)")
+        #expect(reader.stdout.contains("STATUS=listening on \(d.socket), vault unlocked"), "\(reader.stdout)")
         #expect(activator.stderr.contains("using the socket passed by systemd"))
         activator.signal(SIGTERM)
         #expect(activator.waitForExit(timeout: 20) == 0)
         #expect(reader.waitForExit(timeout: 20) == 0)
         #expect(reader.stdout.contains("STOPPING=1"))
+        // The socket is systemd's and outlives the daemon: the daemon must not remove it.
+        #expect(FileManager.default.fileExists(atPath: d.socket))
     }
 }
 

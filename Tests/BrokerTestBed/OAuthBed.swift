@@ -37,13 +37,16 @@ public final class OAuthBed: @unchecked Sendable {
         scopes = ["*"]
         """
 
-    public init(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil) async throws {
+    /// `launcher`: see `TestDaemon.launcher`.
+    public init(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil,
+                launcher: [String] = []) async throws {
         sandbox = try SandboxServer(options: SandboxOptions(strictRotation: strict, log: { _ in }))
         url = try await sandbox.start(port: 0)
         var options = HTTPTransportOptions()
         options.totalTimeout = .seconds(20)
         http = try CurlTransport(options: options)
         daemon = try TestDaemon(policy: policy, config: config, start: false)
+        daemon.launcher = launcher
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOTIFY_SOCKET") && !$0.key.hasPrefix("LISTEN_") }
         for (k, v) in environment ?? [:] { env[k] = v }
         try daemon.start(environment: env)
@@ -55,8 +58,8 @@ public final class OAuthBed: @unchecked Sendable {
 
     /// Runs `body` with a new bed and always closes it.
     public static func with(strict: Bool = false, policy: String = OAuthBed.openPolicy, config: String = "", environment: [String: String]? = nil,
-                     _ body: (OAuthBed) async throws -> Void) async throws {
-        let bed = try await OAuthBed(strict: strict, policy: policy, config: config, environment: environment)
+                     launcher: [String] = [], _ body: (OAuthBed) async throws -> Void) async throws {
+        let bed = try await OAuthBed(strict: strict, policy: policy, config: config, environment: environment, launcher: launcher)
         do {
             try await body(bed)
         } catch {

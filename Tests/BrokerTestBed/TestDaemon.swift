@@ -41,13 +41,18 @@ public final class TestDaemon: @unchecked Sendable {
 
     public var modeFlag = "--user"
 
+    /// A command the daemon runs under (its arguments first, then the daemon's path and
+    /// arguments), e.g. a sandboxing wrapper that execs it; empty runs the daemon itself.
+    public var launcher: [String] = []
+
     public var arguments: [String] {
         [modeFlag, "--config", config, "--vault", vault, "--socket", socket, "--policies", policies, "--audit-log", auditLog]
     }
 
     public func start(extraArguments: [String] = [], environment: [String: String]? = nil, waitForSocket: Bool = true) throws {
         let env = environment ?? ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOTIFY_SOCKET") && !$0.key.hasPrefix("LISTEN_") }
-        process = try BackgroundProcess(BuiltProducts.path("credbrokerd"), arguments + extraArguments, environment: env, logDirectory: dir.path)
+        let command = launcher + [BuiltProducts.path("credbrokerd")] + arguments + extraArguments
+        process = try BackgroundProcess(command[0], Array(command.dropFirst()), environment: env, logDirectory: dir.path)
         if waitForSocket {
             let up = BackgroundProcess.waitUntil { (try? self.request("GET", "/v1/health"))?.status == 200 || !(self.process?.isRunning ?? false) }
             #expect(up && process!.isRunning, "credbrokerd did not come up: \(process!.stderr)")
