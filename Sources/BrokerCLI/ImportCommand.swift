@@ -26,14 +26,14 @@ struct ImportCommand: ParsableCommand {
 
     @OptionGroup var daemon: SocketOption
     @Argument(help: ArgumentHelp("The token files.", valueName: "file")) var files: [String]
-    @Option(name: .long, help: "The profile to import into (created when missing).") var profile: String
+    @OptionGroup var profileOption: ProfileOption
     @Option(name: .long, help: ArgumentHelp("Whose tokens a generic token file holds (google, microsoft, zoom, generic); checked against the others.", valueName: "provider"))
     var provider: ProviderType?
     @Option(name: .long, help: ArgumentHelp("The provider app's name in the profile (default: the provider; \"gcloud\" for gcloud's own client; \"google-NAME\" for a service account NAME@...).", valueName: "app"))
     var name: String?
     @Option(name: .long, help: ArgumentHelp("The account, when the file does not name it and the provider cannot say (one credential only).", valueName: "account"))
     var account: String?
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A scope the grant holds (repeat; aliases such as calendar.readonly work). Replaces the file's list; service-account keys need it.", valueName: "scope"))
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A scope the grant holds (repeat, or separate with commas; aliases such as calendar.readonly work). Replaces the file's list; service-account keys need it.", valueName: "scope"))
     var scope: [String] = []
     @Option(name: .long, help: ArgumentHelp("Point a new provider app at a running `credbroker sandbox` (tests, demos).", valueName: "url"))
     var sandbox: String?
@@ -45,6 +45,9 @@ struct ImportCommand: ParsableCommand {
         if let name { try RecordName.check(name, what: "app name") }
         if let account, account.isEmpty || account.contains("/") { throw ValidationError("--account must be an account name without \"/\"") }
     }
+
+    /// The profile to import into (created when missing).
+    var profile: String { profileOption.resolved() }
 
     private struct Loaded {
         var path: String
