@@ -59,9 +59,10 @@ struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Print an access token for scripts (the token alone on standard output).",
         discussion: """
-            Like `gcloud auth print-access-token`: the token alone on stdout, so
-            `curl -H "Authorization: Bearer $(credbroker token google --profile dev --scope calendar.readonly)"` works.
-            --header prints "Authorization: Bearer TOKEN"; --json prints the whole response.
+            Like `gcloud auth print-access-token`: the token alone on stdout. --header prints
+            "Authorization: Bearer TOKEN" for `curl -H @<(credbroker token google --header --scope calendar.readonly) URL`,
+            which keeps the token out of curl's argv (another local user can read argv in /proc);
+            --json prints the whole response.
             """)
     @OptionGroup var daemon: SocketOption
     @Argument(help: "The provider app (google, microsoft, or an app name such as google-work).") var provider: String

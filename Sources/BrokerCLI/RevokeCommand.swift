@@ -10,8 +10,8 @@ struct RevokeCommand: ParsableCommand {
         abstract: "Revoke a grant at the provider and delete it from the vault.",
         discussion: """
             Asks for confirmation on a terminal; without one, --yes is required. The grant is \
-            deleted even when the provider has no revocation endpoint or cannot be reached \
-            (the answer says which).
+            deleted when the provider has no revocation endpoint (the answer says so); when the \
+            provider cannot be reached it is kept, so the revocation can be tried again.
             """)
 
     @OptionGroup var daemon: SocketOption
