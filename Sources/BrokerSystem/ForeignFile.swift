@@ -100,7 +100,7 @@ public enum ForeignFile {
         guard unsafe lstat(path, &now) == 0, UInt64(now.st_dev) == identity.device, UInt64(now.st_ino) == identity.inode else {
             throw FileSecurityError(path: path, problem: "\"\(path)\" was renamed or replaced while it was overwritten; it was not unlinked")
         }
-        guard unlink(path) == 0 else {
+        guard unsafe unlink(path) == 0 else {
             throw FileSecurityError(path: path, problem: "\"\(path)\" was overwritten but cannot be unlinked: \(SystemError(call: "unlink", errno: errno).reason)")
         }
         // The directory entry's removal survives a crash too.

@@ -1,5 +1,3 @@
-public import FoundationEssentials
-
 /// `POST /v1/admin/import` (docs/spec/api.md, "Imports"): a credential found outside the
 /// vault, stored with its app in one step that stores everything or nothing.
 public struct ImportRequest: Codable, Sendable {

@@ -169,7 +169,7 @@ struct ImportFormatsTests {
         #expect(throws: FileSecurityError.self) { try ForeignFile.read(link) }
         #expect(throws: FileSecurityError.self) { try ForeignFile.read(dir.path) }
         let fifo = dir.file("fifo")
-        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(unsafe mkfifo(fifo, 0o600) == 0)
         #expect(throws: FileSecurityError.self) { try ForeignFile.read(fifo) }
         let big = dir.file("big.json")
         #expect(FileManager.default.createFile(atPath: big, contents: Data(count: ForeignFile.maxBytes + 1)))
@@ -187,13 +187,13 @@ struct ImportFormatsTests {
         try dir.write("token.json", secret)
         let (_, identity) = try ForeignFile.read(path)
         // A descriptor held open sees the inode's bytes after the name is gone.
-        let held = open(path, O_RDONLY)
+        let held = unsafe open(path, O_RDONLY)
         #expect(held >= 0)
         defer { close(held) }
         try ForeignFile.shred(path, identity: identity)
         #expect(!FileManager.default.fileExists(atPath: path))
         var after = [UInt8](repeating: 0xFF, count: secret.utf8.count + 16)
-        let n = after.withUnsafeMutableBytes { pread(held, $0.baseAddress, $0.count, 0) }
+        let n = unsafe after.withUnsafeMutableBytes { unsafe pread(held, $0.baseAddress, $0.count, 0) }
         #expect(n == secret.utf8.count, "the size is kept: the old blocks were overwritten, not released")
         #expect(after.prefix(n).allSatisfy { $0 == 0 })
     }
@@ -210,7 +210,7 @@ struct ImportFormatsTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "someone else's")
         // Another name for the same inode would keep the bytes.
         let (_, identity2) = try ForeignFile.read(path)
-        #expect(link(path, dir.file("other-name")) == 0)
+        #expect(unsafe link(path, dir.file("other-name")) == 0)
         let error = try #require(throws: FileSecurityError.self) { try ForeignFile.shred(path, identity: identity2) }
         #expect(error.description.contains("hard links"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "someone else's")

@@ -88,7 +88,7 @@ struct ImportTests {
             // Where the file's bytes lie on disk, and a descriptor that still reaches them
             // after the name is gone.
             let extentsBefore = Self.extents(path)
-            let held = open(path, O_RDONLY)
+            let held = unsafe open(path, O_RDONLY)
             #expect(held >= 0)
             defer { close(held) }
 
@@ -102,7 +102,7 @@ struct ImportTests {
             // The original: gone, and its bytes overwritten in place.
             #expect(!FileManager.default.fileExists(atPath: path))
             var after = [UInt8](repeating: 0xFF, count: 4096)
-            let n = after.withUnsafeMutableBytes { pread(held, $0.baseAddress, $0.count, 0) }
+            let n = unsafe after.withUnsafeMutableBytes { unsafe pread(held, $0.baseAddress, $0.count, 0) }
             #expect(n > 100 && after.prefix(n).allSatisfy { $0 == 0 }, "the file's bytes were not overwritten")
             if let before = extentsBefore {
                 // ext4 and xfs say where the blocks are: the same ones, so the old blocks hold zeros.
@@ -261,7 +261,7 @@ struct ImportTests {
             #expect(FileManager.default.fileExists(atPath: target))
             if getuid() == 0 {
                 let others = try dir.write("others.json", Self.json(["type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"]))
-                #expect(chown(others, 65534, 65534) == 0)
+                #expect(unsafe chown(others, 65534, 65534) == 0)
                 try refused(others, "belongs to uid 65534")
             }
             let generic = try dir.write("generic.json", Self.json(["access_token": "a", "refresh_token": "r", "client_id": "c"]))
@@ -281,7 +281,7 @@ struct ImportTests {
             // Hard links: removing one name would leave the bytes under the other.
             let linked = try dir.write("linked.json", Self.json([
                 "type": "authorized_user", "client_id": OAuthBed.desktopClient, "client_secret": OAuthBed.desktopSecret, "refresh_token": fresh.refresh]))
-            #expect(link(linked, dir.file("linked-too.json")) == 0)
+            #expect(unsafe link(linked, dir.file("linked-too.json")) == 0)
             try refused(linked, "hard links")
             // No account named and the grant cannot say who it is (no email scope).
             let anonymous = try dir.write("anonymous.json", Self.json([
