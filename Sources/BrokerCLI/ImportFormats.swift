@@ -136,7 +136,7 @@ package enum ImportParser {
                            hint: "log in instead: credbroker login google --profile PROFILE")
         }
         if let uri = try f.optional("token_uri"), !googleTokenURIs.contains(uri) {
-            throw CLIError(message: "\(source) names \"token_uri\" \(EndpointText.printable(uri)), which is not Google's; credbroker sends refresh tokens only to the app's own token endpoint",
+            throw CLIError(message: "\(source) names \"token_uri\" \(RedirectCallback.printable(uri, limit: 120)), which is not Google's; credbroker sends refresh tokens only to the app's own token endpoint",
                            hint: "set the app up with its endpoints (credbroker setup generic) and import with --provider generic --name APP")
         }
         var scopes = try f.stringList("scopes")
@@ -272,7 +272,7 @@ package enum ImportParser {
 
     static func shown(_ value: Any?) -> String {
         guard let text = value as? String else { return value == nil ? "none" : "(not a string)" }
-        return "\"" + EndpointText.printable(text.count <= 40 ? text : String(text.prefix(40)) + "...") + "\""
+        return "\"" + RedirectCallback.printable(text, limit: 40) + "\""
     }
 
     /// Typed access to a JSON object's members; errors name the member, never its value.
@@ -300,16 +300,5 @@ package enum ImportParser {
             guard let list = value as? [Any], let strings = list as? [String] else { throw CLIError(message: "\(source): \"\(name)\" is not a list of strings") }
             return strings
         }
-    }
-}
-
-/// Shows text from a file safely in a message: control characters escaped, length capped.
-enum EndpointText {
-    static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars.prefix(120) {
-            if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
-        }
-        return out
     }
 }

@@ -165,14 +165,20 @@ extension Router {
         }
     }
 
+    /// Whether a record exists, from the plaintext index (no decryption, and a damaged
+    /// record counts as present rather than being silently replaced).
+    private static func exists(_ vault: Vault, _ kind: RecordKind, profile: String, name: String) throws(VaultError) -> Bool {
+        try vault.list(profile: profile, kind: kind).contains { $0.name == name }
+    }
+
     private static func storeImport(_ vault: Vault, key: GrantKey, state: ImportState, grant: GrantPayload,
                                     serviceAccount: ServiceAccountKey?, flow: String?) throws(VaultError) {
         if state.createProfile, try !vault.listProfiles().contains(key.profile) { try vault.createProfile(key.profile) }
-        if (try? vault.get(GrantPayload.self, profile: key.profile, name: key.recordName)) != nil {
+        if try Self.exists(vault, .grant, profile: key.profile, name: key.recordName) {
             throw VaultError(.alreadyExists, "profile \"\(key.profile)\" already has a grant of \"\(key.app)\" for \"\(key.account)\"")
         }
         if state.createApp {
-            if (try? vault.get(ProviderAppPayload.self, profile: key.profile, name: key.app)) != nil {
+            if try Self.exists(vault, .providerApp, profile: key.profile, name: key.app) {
                 throw VaultError(.alreadyExists, "provider app \"\(key.app)\" appeared in profile \"\(key.profile)\" during the import")
             }
             try vault.put(state.app, profile: key.profile, name: key.app)
@@ -227,7 +233,7 @@ extension Router {
                 app = wanted
             }
             if profileExists {
-                if let account = request.account, (try? vault.get(GrantPayload.self, profile: profile, name: "\(request.app)/\(account)")) != nil {
+                if let account = request.account, try Self.exists(vault, .grant, profile: profile, name: "\(request.app)/\(account)") {
                     throw WireError(.badRequest, "profile \"\(profile)\" already has a grant of \"\(request.app)\" for \"\(account)\"; nothing was imported",
                                     hint: "to replace it, first: credbroker revoke \(request.app) --profile \(profile) --account \(account)")
                 }
