@@ -196,21 +196,26 @@ struct BrokerClientTests {
 
     @Test("a connection the daemon closed while idle is replaced on the next call")
     func idleConnectionReplaced() async throws {
-        let daemon = try TestDaemon(config: "[limits]\nidle_timeout_seconds = 2\n")
-        try daemon.provision()
-        defer { daemon.stop() }
-        let client = BrokerClient(socketPath: daemon.socket, profile: "dev")
-        let scopes = ["calendar.readonly", "gmail.readonly"]
-        let token = try await client.accessToken(provider: "google", scopes: scopes)
-        #expect(token.value == "ya29.test-token-canary")
-        for round in 0..<2 {
-            // Past the daemon's idle timeout: it has closed the kept-alive connection.
-            try await Task.sleep(for: .milliseconds(3000))
-            #expect(try await client.health().status == "ok", "round \(round)")
-            let again = try await client.accessToken(provider: "google", scopes: scopes, forceRefresh: true)
-            #expect(again.value == token.value)
+        // On its own thread: between connecting and sending, the client must be resumed
+        // well within the daemon's 2 s idle timeout, which a cooperative pool blocked by
+        // other tests did not do once (CI, release build).
+        try await onOwnThread {
+            let daemon = try await offload { try TestDaemon(config: "[limits]\nidle_timeout_seconds = 2\n") }
+            defer { daemon.stop() }
+            try await offload { try daemon.provision() }
+            let client = BrokerClient(socketPath: daemon.socket, profile: "dev")
+            let scopes = ["calendar.readonly", "gmail.readonly"]
+            let token = try await client.accessToken(provider: "google", scopes: scopes)
+            #expect(token.value == "ya29.test-token-canary")
+            for round in 0..<2 {
+                // Past the daemon's idle timeout: it has closed the kept-alive connection.
+                try await Task.sleep(for: .milliseconds(3000))
+                #expect(try await client.health().status == "ok", "round \(round)")
+                let again = try await client.accessToken(provider: "google", scopes: scopes, forceRefresh: true)
+                #expect(again.value == token.value)
+            }
+            await client.shutdown()
         }
-        await client.shutdown()
     }
 
     @Test("profiles and API base URLs are the daemon's, and overrides win")

@@ -52,7 +52,13 @@ final class ClientBed: @unchecked Sendable {
     /// Runs `body` with a new bed. `policy` decides token requests only: setup and login go
     /// through admin routes, which in user mode are the daemon's own uid's. The sandbox and the daemon are stopped and their files
     /// removed afterwards, whether `body` throws or not.
+    /// The whole bed runs on a thread of its own (`onOwnThread`): its client connections are
+    /// kept alive across awaits, which a starved cooperative pool would stretch.
     static func with<T>(policy: String = ClientBed.openPolicy, _ body: (ClientBed) async throws -> T) async throws -> T {
+        try await onOwnThread { try await run(policy: policy, body) }
+    }
+
+    private static func run<T>(policy: String, _ body: (ClientBed) async throws -> T) async throws -> T {
         let bed = ClientBed(bed: try await OAuthBed(policy: policy))
         do {
             let oauth = bed.bed
