@@ -50,6 +50,7 @@ func processAndMemoryBench(daemon: Process, socket: String, binDir: String, runs
     print("|---|---|---|---|")
     print("| before adding grants (after the load runs) | \(before / 1024) MiB (\(before) KiB) | | |")
     print("| with \(cachedTokens) grants and \(cachedTokens) cached tokens | \(after / 1024) MiB (\(after) KiB) | \(split.anon) KiB | \(split.file) KiB |")
+    printMemoryByMapping(daemon.processIdentifier)
 }
 
 /// Runs a program to completion; its wall time from spawn to exit, status and stdout.

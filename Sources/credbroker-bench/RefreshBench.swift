@@ -91,8 +91,7 @@ func refreshBench() async throws {
     // requests on these two cores is in its figures.
     let floorProcess = try startReferenceServer("floor-server", socket: root + "/herd-floor.sock")
     let floorHerd = try await herdLatencies(socket: root + "/herd-floor.sock", body: herdBody, count: concurrent, group: group)
-    floorProcess.terminate()
-    floorProcess.waitUntilExit()
+    stopReferenceServer(floorProcess)
     try? await group.shutdownGracefully()
     let sorted = herd.latencies.sorted(), floorSorted = floorHerd.latencies.sorted()
     func pct(_ values: [Double], _ p: Double) -> Double { values.isEmpty ? .nan : values[min(values.count - 1, Int(Double(values.count) * p))] }

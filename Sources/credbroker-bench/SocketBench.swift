@@ -25,10 +25,10 @@ func socketBench() throws {
     // The floor, and the same answer through NIOHTTP1.
     let floorSocket = root + "/floor.sock"
     let floor = try startReferenceServer("floor-server", socket: floorSocket)
-    defer { floor.terminate(); floor.waitUntilExit() }
+    defer { stopReferenceServer(floor) }
     let httpFloorSocket = root + "/http-floor.sock"
     let httpFloor = try startReferenceServer("http-floor-server", socket: httpFloorSocket)
-    defer { httpFloor.terminate(); httpFloor.waitUntilExit() }
+    defer { stopReferenceServer(httpFloor) }
 
     // credbrokerd, with a vault and the profile "bench".
     let (daemon, socket) = try startBenchDaemon(root: root, binDir: binDir)
@@ -99,6 +99,14 @@ func startReferenceServer(_ command: String, socket: String) throws -> Process {
     return process
 }
 
+/// Stops a reference server with SIGKILL (it holds nothing worth a clean exit). Not
+/// SIGTERM: a process spawned from a thread of the cooperative pool inherits that thread's
+/// signal mask, with SIGTERM blocked, and one run waited 20 minutes for it.
+func stopReferenceServer(_ process: Process) {
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+}
+
 func row(_ r: LoadReport, _ server: String, _ floor: LoadReport?, cpu: Double) -> String {
     let ratio = floor.map { String(format: "%.2f", r.perSecond / $0.perSecond) } ?? "1"
     return String(format: "| %d | %@ | %.0f | %.3f ms | %.3f ms | %.3f ms | %d | %@ | %.1f µs |",
@@ -142,6 +150,41 @@ func rssSplitKiB(_ pid: Int32) -> (anon: Int, file: Int) {
         if line.hasPrefix("RssFile:") { file = Int(fields[1]) ?? -1 }
     }
     return (anon, file)
+}
+
+/// Where a process's resident memory is, from /proc/PID/smaps: RSS and PSS (resident pages
+/// divided by the number of processes sharing them) per mapped file, with anonymous
+/// mappings (heap, stacks, thread arenas) as one row; largest first.
+func memoryByMapping(_ pid: Int32) -> [(name: String, rss: Int, pss: Int)] {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return [] }
+    var rss: [String: Int] = [:], pss: [String: Int] = [:]
+    var current = "anonymous (heap, stacks, arenas)"
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let first = fields.first else { continue }
+        if first.contains("-") && !first.hasSuffix(":") {
+            // "start-end perms offset dev inode [path]"
+            let path = fields.count >= 6 ? String(fields[5]) : ""
+            current = path.hasPrefix("/") ? String(path.split(separator: "/").last ?? "") : "anonymous (heap, stacks, arenas)"
+        } else if first == "Rss:", fields.count > 1 {
+            rss[current, default: 0] += Int(fields[1]) ?? 0
+        } else if first == "Pss:", fields.count > 1 {
+            pss[current, default: 0] += Int(fields[1]) ?? 0
+        }
+    }
+    return rss.map { (name: $0.key, rss: $0.value, pss: pss[$0.key] ?? 0) }.sorted { $0.rss > $1.rss }
+}
+
+/// The table of `memoryByMapping`: the `top` largest rows, the rest summed, and the totals.
+func printMemoryByMapping(_ pid: Int32, top: Int = 10) {
+    let rows = memoryByMapping(pid)
+    print("")
+    print("| mapping | RSS | PSS |")
+    print("|---|---|---|")
+    for row in rows.prefix(top) { print("| \(row.name) | \(row.rss) KiB | \(row.pss) KiB |") }
+    let rest = rows.dropFirst(top)
+    print("| \(rest.count) other mappings | \(rest.reduce(0) { $0 + $1.rss }) KiB | \(rest.reduce(0) { $0 + $1.pss }) KiB |")
+    print("| **total** | \(rows.reduce(0) { $0 + $1.rss }) KiB | \(rows.reduce(0) { $0 + $1.pss }) KiB |")
 }
 
 func call(_ socket: String, _ method: String, _ path: String, _ json: String? = nil) throws -> HTTPResponse {
