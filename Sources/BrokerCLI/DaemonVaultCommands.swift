@@ -224,7 +224,8 @@ struct VaultAddSlot: ParsableCommand {
         commandName: "add-slot", abstract: "Add a key slot: a second passphrase, a key file for unattended unlock, or a new recovery key.",
         discussion: """
             --key-file PATH makes the daemon write a new 32-byte key file (0600, never replacing a \
-            file) that `credbrokerd --unlock-key-file PATH` can unlock with. --recovery prints a \
+            file) that `credbrokerd --unlock-key-file PATH` can unlock with, and prints the \
+            systemd-creds commands that seal it for unattended unlock. --recovery prints a \
             new recovery key once on standard output. --passphrase reads the new passphrase from \
             the terminal or --passphrase-file.
             """)
@@ -253,10 +254,34 @@ struct VaultAddSlot: ParsableCommand {
         let client = try DaemonClient.connect(flag: daemon.socket)
         let added = try client.call("POST", "/v1/admin/add-slot", body: request, as: AddSlotResponse.self)
         Console.info("added \(added.kind) key slot \(added.id)")
+        if let path = request.path, added.kind == "keyfile" {
+            print(Self.sealingSteps(keyFile: path))
+        }
         if let key = added.recoveryKey {
             Console.warning("the recovery key below is shown only this once: store it offline")
             FileHandle.standardOutput.write(Data((key + "\n").utf8))
         }
+    }
+}
+
+extension VaultAddSlot {
+    /// Where docs/operations.md and systemd/credbrokerd-unlock-key.conf expect the sealed key.
+    static let sealedKeyPath = "/etc/credstore.encrypted/credbroker-vault-key"
+
+    /// The commands that seal a new key file with systemd-creds (TPM2 and/or the host key)
+    /// for the unlock drop-in, and remove the plain copy. Printed, never run: sealing writes
+    /// the host key, and only the operator knows whether this machine should hold it.
+    static func sealingSteps(keyFile: String) -> String {
+        let file = ShellWord.quoted(keyFile)
+        return """
+            To unlock at boot under systemd, seal the key and remove the plain copy:
+              sudo install -d -m 0700 /etc/credstore.encrypted
+              sudo systemd-creds encrypt --name=vault-key \(file) \(sealedKeyPath)
+              sudo shred -u \(file)
+            then install systemd/credbrokerd-unlock-key.conf as
+            /etc/systemd/system/credbrokerd.service.d/unlock-key.conf and restart credbrokerd
+            (docs/operations.md, "Unlock after reboot").
+            """
     }
 }
 

@@ -42,6 +42,14 @@ struct OperationsTests {
         let added = try d.cli(["vault", "add-slot", "--key-file", keyFile])
         #expect(added.status == 0, "\(added.stderr)")
         #expect(added.stderr.contains("added keyfile key slot"))
+        // The sealing command is printed with this key file's path, never run, and nothing
+        // of the key itself is shown.
+        #expect(added.stdout.contains("systemd-creds encrypt --name=vault-key \(keyFile) /etc/credstore.encrypted/credbroker-vault-key"),
+                "\(added.stdout)")
+        #expect(added.stdout.contains("shred -u \(keyFile)"))
+        let key = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        #expect(key.count == 32)
+        #expect(!added.stdout.contains(key.base64EncodedString()) && !added.stdout.contains(key.map { String(format: "%02x", $0) }.joined()))
         let recovery = try d.cli(["vault", "add-slot", "--recovery"])
         #expect(recovery.status == 0)
         #expect(recovery.stdout.split(separator: "-").count == 13)
