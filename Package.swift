@@ -208,7 +208,7 @@ let package = Package(
             name: "BrokerDaemonTests",
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
-                "BrokerTestBed",
+                "BrokerTestBed", "BrokerVault", "BrokerCrypto",
             ],
             swiftSettings: strictSettings),
         .testTarget(
