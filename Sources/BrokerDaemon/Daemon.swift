@@ -119,10 +119,12 @@ public enum Daemon {
             }
         }
 
+        // One registry per daemon, nothing bootstrapped process-wide (DaemonMetrics).
+        let metrics = DaemonMetrics()
         let audit: AuditLog
         do {
             audit = try AuditLog(path: configuration.paths.auditLog, settings: configuration.audit,
-                                 publicKey: Broker.readPublicKey(vault: configuration.paths.vault),
+                                 publicKey: Broker.readPublicKey(vault: configuration.paths.vault), metrics: metrics,
                                  now: { Int64(Date().timeIntervalSince1970) })
         } catch {
             throw DaemonError("cannot use the audit log: \(error.description)")
@@ -140,7 +142,7 @@ public enum Daemon {
         } catch {
             throw DaemonError("cannot set up HTTPS to the providers: \(error.message)")
         }
-        let broker = Broker(configuration: configuration, policies: policies, vault: vault, audit: audit, logger: logger, version: version)
+        let broker = Broker(configuration: configuration, policies: policies, vault: vault, audit: audit, metrics: metrics, logger: logger, version: version)
         let refresher = Refresher(broker: broker, transport: transport, settings: configuration.oauth)
         broker.refresher = refresher
         defer { refresher.shutdown() }
@@ -184,7 +186,7 @@ final class Listener: Service {
         self.broker = broker
         self.logger = logger
         self.environment = environment
-        self.registry = ConnectionRegistry(limits: configuration.limits)
+        self.registry = ConnectionRegistry(limits: configuration.limits, metrics: broker.metrics)
     }
 
     func run() async throws {
