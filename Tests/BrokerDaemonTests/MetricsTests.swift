@@ -1,3 +1,5 @@
+import BrokerDaemon
+import BrokerHTTP
 import BrokerSystem
 import BrokerTestBed
 import BrokerTesting
@@ -5,9 +7,10 @@ import BrokerWire
 import Foundation
 import Testing
 
-/// `GET /v1/metrics` (docs/spec/api.md, "Metrics"): the figures move when the events
-/// happen, only admins and `metrics = true` callers read them, and the text is valid
-/// Prometheus exposition that carries no secret.
+/// `GET /v1/metrics` and the loopback listener (docs/spec/api.md, "Metrics"): the figures
+/// move when the events happen, only admins and `metrics = true` callers read them, the
+/// text is valid Prometheus exposition and carries no secret, and `--metrics-listen` binds
+/// loopback only and serves nothing else.
 @Suite("metrics", .serialized)
 struct MetricsTests {
     static let served = "credbroker_tokens_served_total"
@@ -182,7 +185,98 @@ struct MetricsTests {
         #expect(d.stderr.contains("metrics denied"))
     }
 
+    @Test("--metrics-listen refuses a non-loopback address or a name at start, naming the option",
+          arguments: ["0.0.0.0:9464", "192.168.1.10:9464", "[::]:9464", "[::ffff:127.0.0.1]:9464", "localhost:9464", "127.0.0.1", "::1:9464", "127.0.0.1:99999"])
+    func refusesNonLoopback(address: String) throws {
+        let d = try TestDaemon(start: false)
+        try d.start(extraArguments: ["--metrics-listen", address], waitForSocket: false)
+        let status = d.process!.waitForExit(timeout: 20)
+        #expect(status == 1, "\(address): exit \(status)")
+        #expect(d.stderr.contains("credbrokerd: error: --metrics-listen: \"\(address)\""), "\(address): \(d.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d.socket), "nothing was served")
+    }
+
+    @Test("the config key metrics_listen is checked the same way, naming the key")
+    func configKeyRefusesNonLoopback() throws {
+        let d = try TestDaemon(config: "metrics_listen = \"10.0.0.1:9464\"\n", start: false)
+        try d.start(waitForSocket: false)
+        #expect(d.process!.waitForExit(timeout: 20) == 1)
+        #expect(d.stderr.contains("credbrokerd: error: config \""), "\(d.stderr)")
+        #expect(d.stderr.contains("key \"metrics_listen\": \"10.0.0.1:9464\" is not a loopback address"), "\(d.stderr)")
+    }
+
+    @Test("the loopback listener answers GET /metrics and /v1/metrics, 404s every other route, and closes with the daemon")
+    func loopbackListener() async throws {
+        let d = try TestDaemon(extraArguments: ["--metrics-listen", "127.0.0.1:0"])
+        try d.provision()
+        var port: Int?
+        _ = BackgroundProcess.waitUntil { port = Self.metricsPort(d.stderr); return port != nil }
+        let bound = try #require(port, "no metrics address in the log: \(d.stderr)")
+        let base = "http://127.0.0.1:\(bound)"
+        var options = HTTPTransportOptions()
+        options.totalTimeout = .seconds(10)
+        let http = try CurlTransport(options: options)
+        #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 200)
+
+        for path in ["/metrics", "/v1/metrics", "/metrics?x=1"] {
+            let r = try await http.send(HTTPRequest(method: "GET", url: base + path))
+            #expect(r.status == 200, "\(path)")
+            #expect(r.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+            let text = String(decoding: r.body, as: UTF8.self)
+            let parsed = try Exposition(text)
+            #expect(parsed.value(Self.served, ["provider": "google", "decision": "granted"]) == 1)
+            Self.expectNoCanary(text, ["ya29.test-token-canary", "client-secret-canary", "me@example.com"])
+        }
+        let json = [HTTPHeaderField("Content-Type", "application/json")]
+        for (method, path) in [("POST", "/v1/token"), ("GET", "/v1/token"), ("GET", "/v1/health"), ("GET", "/v1/profiles"),
+                               ("GET", "/v1/admin/status"), ("POST", "/v1/admin/lock"), ("GET", "/"), ("GET", "/metrics/")] {
+            let r = try await http.send(HTTPRequest(method: method, url: base + path, headers: json, body: method == "POST" ? Array(TestDaemon.tokenBody.utf8) : []))
+            #expect(r.status == 404, "\(method) \(path): \(r.status)")
+            #expect(!String(decoding: r.body, as: UTF8.self).contains("ya29."), "\(method) \(path)")
+        }
+        #expect(try await http.send(HTTPRequest(method: "POST", url: base + "/metrics")).status == 405)
+        // Nothing reached the token route or the admin routes through it.
+        #expect(try d.request("GET", "/v1/health").text.contains("\"ok\""))
+
+        #expect(d.stop() == 0)
+        await #expect(throws: (any Error).self) { _ = try await http.send(HTTPRequest(method: "GET", url: base + "/metrics")) }
+    }
+
+    @Test("metrics_listen: loopback addresses parse to their canonical form; others are refused with the reason")
+    func addressParsing() {
+        let good: [(String, String)] = [("127.0.0.1:9464", "127.0.0.1:9464"), ("127.1.2.3:1", "127.1.2.3:1"), ("[::1]:9464", "[::1]:9464"),
+                                        ("[0:0:0:0:0:0:0:1]:80", "[::1]:80"), ("127.0.0.1:0", "127.0.0.1:0")]
+        for (text, canonical) in good {
+            guard case .success(let address) = MetricsListenAddress.parse(text) else {
+                Issue.record("\(text) was refused")
+                continue
+            }
+            #expect(address.description == canonical)
+        }
+        let bad: [(String, String)] = [
+            ("0.0.0.0:9464", "not a loopback address"), ("10.0.0.1:9464", "not a loopback address"), ("128.0.0.1:1", "not a loopback address"),
+            ("[::]:9464", "not a loopback address"), ("[::ffff:127.0.0.1]:9464", "not a loopback address"),
+            ("localhost:9464", "names are not looked up"), ("127.0.0.01:9464", "not an IP address"), ("127.0.0.1", "not an address and port"),
+            ("::1:9464", "not an address and port"), ("[::1]", "not an address and port"), ("127.0.0.1:65536", "the port must be"),
+            ("127.0.0.1:+80", "the port must be"), ("127.0.0.1:", "the port must be"), ("", "not an address and port"),
+        ]
+        for (text, reason) in bad {
+            guard case .failure(let error) = MetricsListenAddress.parse(text) else {
+                Issue.record("\(text) was accepted")
+                continue
+            }
+            #expect(error.message.contains(reason), "\(text): \(error.message)")
+            #expect(error.message.contains("\"\(text)\""), "the reason quotes the value: \(error.message)")
+        }
+    }
+
     // MARK: - Helpers
+
+    /// The port the daemon logged for its metrics listener (`metrics=127.0.0.1:PORT`).
+    static func metricsPort(_ log: String) -> Int? {
+        guard let range = log.range(of: "metrics=127.0.0.1:") else { return nil }
+        return Int(log[range.upperBound...].prefix { $0.isNumber })
+    }
 
     /// curl as `uid` (gid the same) through setpriv; the status, body and Content-Type.
     static func curl(as uid: UInt32, _ d: TestDaemon, _ path: String, method: String? = nil, json: String? = nil) throws -> (status: Int, body: String, contentType: String) {
