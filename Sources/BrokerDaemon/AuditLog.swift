@@ -52,6 +52,8 @@ final class AuditLog: @unchecked Sendable {
     /// Bytes a failed write left unwritten; the next flush writes them first.
     private var unwritten: [UInt8] = []
     private let now: @Sendable () -> Int64
+    /// Counts failed writes and opens (`credbroker_audit_write_errors_total`).
+    private let metrics: DaemonMetrics?
     /// The writer's own thread (one, so lines stay in order).
     private let writerPool = NIOThreadPool(numberOfThreads: 1)
 
@@ -67,9 +69,11 @@ final class AuditLog: @unchecked Sendable {
         var mac: String
     }
 
-    init(path: String, settings: Configuration.AuditSettings, publicKey: [UInt8]?, now: @escaping @Sendable () -> Int64) throws(FileSecurityError) {
+    init(path: String, settings: Configuration.AuditSettings, publicKey: [UInt8]?, metrics: DaemonMetrics? = nil,
+         now: @escaping @Sendable () -> Int64) throws(FileSecurityError) {
         self.path = path
         self.settings = settings
+        self.metrics = metrics
         self.now = now
         self.publicKey = publicKey
         try FileSecurity.ensurePrivateDirectory(FileSecurity.parentDirectory(of: path))
@@ -354,6 +358,7 @@ final class AuditLog: @unchecked Sendable {
     }
 
     private func setFailure(_ message: String) {
+        metrics?.auditWriteFailed()
         condition.lock()
         healthy = false
         lastError = message

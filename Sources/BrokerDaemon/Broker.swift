@@ -25,15 +25,22 @@ final class Broker: @unchecked Sendable {
     let logger: Logger
     let audit: AuditLog
     let daemonUID: UInt32
+    let metrics: DaemonMetrics
     let startedAt = Date()
     let version: String
     private let vaultThread: NIOThreadPool
     private let lock = NIOLock()
 
     // Guarded by `lock`.
-    private var state: VaultState
+    private var state: VaultState {
+        didSet { metrics.setVaultLocked(state != .unlocked) }
+    }
     private var policies: PolicySet
     private var index = GrantIndex()
+    /// Grants the provider refused (from the vault at unlock, then as refreshes find them).
+    private var deadGrants: Set<GrantKey> = [] {
+        didSet { metrics.setDeadGrants(deadGrants.count) }
+    }
     private var cache: [GrantKey: CachedGrant] = [:]
     /// Grant reads in flight, joined by concurrent requests.
     private var loads: [GrantKey: EventLoopFuture<Result<GrantPayload, WireError>>] = [:]
@@ -51,17 +58,20 @@ final class Broker: @unchecked Sendable {
     static let unlockFreeAttempts = 3
     static let unlockMaxDelaySeconds = 300.0
 
-    init(configuration: Configuration, policies: PolicySet, vault: Vault?, audit: AuditLog, logger: Logger, version: String) {
+    init(configuration: Configuration, policies: PolicySet, vault: Vault?, audit: AuditLog, metrics: DaemonMetrics, logger: Logger, version: String) {
         self.configuration = configuration
         self.policies = policies
         self.vault = vault
         self.audit = audit
+        self.metrics = metrics
         self.logger = logger
         self.version = version
         self.daemonUID = UserDatabase.effectiveUID
         self.state = vault == nil ? .uninitialized : (vault!.isUnlocked ? .unlocked : .locked)
         self.vaultThread = NIOThreadPool(numberOfThreads: 1)
         vaultThread.start()
+        metrics.setVaultLocked(state != .unlocked)
+        metrics.setKnownProviders(Self.providerNames(policies: policies, index: index))
     }
 
     func shutdown() {
@@ -79,10 +89,26 @@ final class Broker: @unchecked Sendable {
         lock.withLock { policies }.isAdmin(caller, mode: configuration.mode, daemonUID: daemonUID)
     }
 
+    /// Whether `caller` may read the metrics: an admin, or a rule grants `metrics = true`.
+    func mayReadMetrics(_ caller: Caller) -> Bool {
+        let current = lock.withLock { self.policies }
+        return current.isAdmin(caller, mode: configuration.mode, daemonUID: daemonUID) || current.mayReadMetrics(caller)
+    }
+
     func replacePolicies(_ new: PolicySet) {
         lock.withLock {
             policies = new
+            metrics.setKnownProviders(Self.providerNames(policies: policies, index: index))
         }
+    }
+
+    /// The provider names that get a metrics label of their own: the apps of the index and
+    /// the names the policies grant (the operator's configuration, never a caller's).
+    private static func providerNames(policies: PolicySet, index: GrantIndex) -> Set<String> {
+        var names = Set<String>()
+        for rule in policies.rules { for name in rule.providers where name != "*" { names.insert(name) } }
+        for profile in index.profiles.values { names.formUnion(profile.apps.keys) }
+        return names
     }
 
     /// Runs `body` with the vault on the vault thread.
@@ -112,6 +138,8 @@ final class Broker: @unchecked Sendable {
         var body: [UInt8]
         var account: String
         var fingerprint: String
+        /// The grant's provider counters (resolved when it was cached).
+        var served: TokenCounters
     }
 
     enum TokenOutcome: Sendable {
@@ -234,7 +262,7 @@ final class Broker: @unchecked Sendable {
             let recent = now.timeIntervalSince(token.obtainedAt) < Self.forceRefreshInterval
             if remaining >= Double(minValid) || (recent && remaining > 0) {
                 if !force || !grant.canRefresh || recent {
-                    return .done(.success(body(key: key, scopeKey: scopeKey, now: now)))
+                    return .done(.success(body(key: key, scopeKey: scopeKey, served: grant.served, now: now)))
                 }
             }
         }
@@ -247,24 +275,24 @@ final class Broker: @unchecked Sendable {
     static let forceRefreshInterval = 30.0
 
     /// The answer body for a cached token (caller holds `lock`; the token exists).
-    private func body(key: GrantKey, scopeKey: String, now: Date) -> TokenAnswer {
-        Self.serve(&cache[key]!.tokens[scopeKey]!, key: key, now: now)
+    private func body(key: GrantKey, scopeKey: String, served: TokenCounters, now: Date) -> TokenAnswer {
+        Self.serve(&cache[key]!.tokens[scopeKey]!, key: key, served: served, now: now)
     }
 
     /// Marks the token used and returns its answer, built once per second (`expires_in`
     /// counts seconds); one access to the cached token.
-    private static func serve(_ token: inout CachedToken, key: GrantKey, now: Date) -> TokenAnswer {
+    private static func serve(_ token: inout CachedToken, key: GrantKey, served: TokenCounters, now: Date) -> TokenAnswer {
         token.lastUsed = now
         let second = Int64(now.timeIntervalSince1970.rounded(.down))
         if let body = token.body, token.bodySecond == second {
-            return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
+            return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint, served: served)
         }
         let expiresIn = max(0, Int(token.expiresAt.timeIntervalSince(now)))
         let body = TokenResponse(accessToken: token.accessToken, tokenType: "Bearer", expiresAt: token.expiresAtText, expiresIn: expiresIn,
                                  scopes: token.scopes, profile: key.profile, provider: key.app, account: key.account).jsonBytes
         token.body = body
         token.bodySecond = second
-        return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint)
+        return TokenAnswer(body: body, account: key.account, fingerprint: token.fingerprint, served: served)
     }
 
     /// After a refresh: the token for `need`, if the cache has one that is still valid.
@@ -272,10 +300,10 @@ final class Broker: @unchecked Sendable {
         lock.withLock {
             guard state == .unlocked else { return .failure(WireError.vaultLocked) }
             let scopeKey = ScopeSet.key(need.scopes)
-            guard let token = cache[need.key]?.tokens[scopeKey], token.expiresAt > now else {
+            guard let grant = cache[need.key], let token = grant.tokens[scopeKey], token.expiresAt > now else {
                 return .failure(WireError(.unavailable, "the refreshed token for \"\(need.key.app)\" account \"\(need.key.account)\" is gone (the vault was locked or the grant changed); try again"))
             }
-            return .success(body(key: need.key, scopeKey: scopeKey, now: now))
+            return .success(body(key: need.key, scopeKey: scopeKey, served: grant.served, now: now))
         }
     }
 
@@ -314,7 +342,7 @@ final class Broker: @unchecked Sendable {
                 guard state == .unlocked else { return .done(.failure(WireError.vaultLocked)) }
                 if cache[key] == nil {
                     let type = index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
-                    let grant = CachedGrant(payload, appType: type)
+                    let grant = CachedGrant(payload, appType: type, served: metrics.tokens(provider: key.app))
                     cache[key] = grant
                     if grant.canRefresh && !grant.dead { adopted = grant.tokens }
                 }
@@ -333,7 +361,7 @@ final class Broker: @unchecked Sendable {
             guard state == .unlocked else { return }
             if cache[key] == nil, let payload {
                 let type = index.profiles[key.profile]?.apps[key.app]?.type ?? key.app
-                cache[key] = CachedGrant(payload, appType: type)
+                cache[key] = CachedGrant(payload, appType: type, served: metrics.tokens(provider: key.app))
             }
             var stored = token
             // A proactive refresh keeps the old token's last use, so tokens nobody asks for
@@ -341,11 +369,15 @@ final class Broker: @unchecked Sendable {
             stored.lastUsed = cache[key]?.tokens[scopeKey]?.lastUsed ?? .distantPast
             cache[key]?.tokens[scopeKey] = stored
             cache[key]?.dead = false
+            if deadGrants.contains(key) { deadGrants.remove(key) }
         }
     }
 
     func markDead(_ key: GrantKey) {
-        lock.withLock { cache[key]?.dead = true }
+        lock.withLock {
+            cache[key]?.dead = true
+            if !deadGrants.contains(key) { deadGrants.insert(key) }
+        }
     }
 
     /// A cached token's expiry and last use, for the refresher's schedule.
@@ -406,16 +438,24 @@ final class Broker: @unchecked Sendable {
             audit.startEpoch(publicKey: publicKey, reason: "the audit key changed or was missing")
         }
         let newIndex = try GrantIndex.build(from: vault)
-        // Keep-alives: when each refreshable grant was last refreshed.
+        // Keep-alives: when each refreshable grant was last refreshed; and the dead grants.
         var lastRefresh: [GrantKey: Date] = [:]
+        var dead = Set<GrantKey>()
         for id in try vault.list(kind: .grant) where id.profile != Vault.internalProfile {
-            guard let grant = try? vault.get(GrantPayload.self, profile: id.profile, name: id.name),
-                  grant.state != "dead", grant.refreshToken != nil else { continue }
-            lastRefresh[GrantKey(profile: id.profile, app: grant.app, account: grant.account)] = grant.lastRefreshAt ?? grant.obtainedAt
+            guard let grant = try? vault.get(GrantPayload.self, profile: id.profile, name: id.name) else { continue }
+            let key = GrantKey(profile: id.profile, app: grant.app, account: grant.account)
+            if grant.state == "dead" {
+                dead.insert(key)
+                continue
+            }
+            guard grant.refreshToken != nil else { continue }
+            lastRefresh[key] = grant.lastRefreshAt ?? grant.obtainedAt
         }
         lock.withLock {
             index = newIndex
             cache = [:]
+            deadGrants = dead
+            metrics.setKnownProviders(Self.providerNames(policies: policies, index: index))
             state = .unlocked
             unlockFailures = 0
             unlockBlockedUntil = .distantPast
@@ -431,6 +471,8 @@ final class Broker: @unchecked Sendable {
         lock.withLock {
             cache = [:]
             index = GrantIndex()
+            deadGrants = []
+            metrics.setKnownProviders(Self.providerNames(policies: policies, index: index))
             if state == .unlocked { state = .locked }
         }
     }
@@ -442,9 +484,17 @@ final class Broker: @unchecked Sendable {
     /// Rebuilds the grant index after a record change (vault thread).
     func refreshIndex(_ vault: Vault, invalidate key: GrantKey? = nil) throws {
         let newIndex = try GrantIndex.build(from: vault)
+        // The changed grant is dead only if its new record says so (a login revives it).
+        let deadNow = key.map { (try? vault.get(GrantPayload.self, profile: $0.profile, name: $0.recordName))?.state == "dead" }
         lock.withLock {
             index = newIndex
             if let key { cache[key] = nil } else { cache = [:] }
+            var dead = deadGrants.filter { newIndex.contains($0) }
+            if let key, let deadNow {
+                if deadNow { dead.insert(key) } else { dead.remove(key) }
+            }
+            if dead != deadGrants { deadGrants = dead }
+            metrics.setKnownProviders(Self.providerNames(policies: policies, index: index))
         }
         if let key { refresher?.forget(key) }
     }
@@ -558,8 +608,11 @@ struct CachedGrant: Sendable {
     /// Whether a refresh can ask for fewer scopes than the grant has.
     var narrowable: Bool
     var tokens: [String: CachedToken] = [:]
+    /// `credbroker_tokens_served_total` for the grant's provider, resolved once.
+    let served: TokenCounters
 
-    init(_ payload: GrantPayload, appType: String) {
+    init(_ payload: GrantPayload, appType: String, served: TokenCounters) {
+        self.served = served
         scopes = payload.scopes
         dead = payload.state == "dead"
         let appOnly = payload.flow != nil && payload.flow != "refresh_token"

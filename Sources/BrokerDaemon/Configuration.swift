@@ -16,6 +16,8 @@ public struct Configuration: Sendable, Equatable {
     public var allowRoot = false
     /// The group that may connect in system mode.
     public var clientGroup = "credbroker-clients"
+    /// Where the metrics-only TCP listener binds (loopback only); nil: no listener.
+    public var metricsListen: MetricsListenAddress?
 
     public struct Limits: Sendable, Equatable {
         /// Connections open at once, over all callers.
@@ -87,7 +89,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Configuration {
-    static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "oauth", "client_group"]
+    static let topKeys: Set<String> = ["vault", "socket", "policies", "audit_log", "unlock_key_file", "idle_lock_seconds", "limits", "audit", "oauth", "client_group", "metrics_listen"]
     static let limitKeys: Set<String> = ["max_connections", "max_connections_per_uid", "requests_per_second_per_uid", "burst_per_uid", "request_timeout_seconds", "idle_timeout_seconds", "drain_seconds", "threads"]
     static let auditKeys: Set<String> = ["max_bytes", "keep", "on_failure"]
 
@@ -116,6 +118,13 @@ extension Configuration {
         if let value = table["client_group"] {
             guard let s = value.string, !s.isEmpty else { throw fail("client_group", "must be a group name") }
             clientGroup = s
+        }
+        if let value = table["metrics_listen"] {
+            guard let s = value.string else { throw fail("metrics_listen", "must be a string such as \"127.0.0.1:9464\"") }
+            switch MetricsListenAddress.parse(s) {
+            case .success(let address): metricsListen = address
+            case .failure(let error): throw fail("metrics_listen", error.message)
+            }
         }
         if let value = table["idle_lock_seconds"] {
             guard let n = value.int, n >= 0 else { throw fail("idle_lock_seconds", "must be a whole number of seconds (0 turns it off)") }

@@ -16,14 +16,18 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var channels: [ObjectIdentifier: any Channel] = [:]
     private let inFlight = Atomic<Int>(0)
     private let now: @Sendable () -> Double
+    /// `credbroker_open_connections`, set under `lock` as connections come and go.
+    private let metrics: DaemonMetrics?
 
     struct Bucket {
         var tokens: Double
         var updated: Double
     }
 
-    init(limits: Configuration.Limits, now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }) {
+    init(limits: Configuration.Limits, metrics: DaemonMetrics? = nil,
+         now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }) {
         self.limits = limits
+        self.metrics = metrics
         self.now = now
     }
 
@@ -41,6 +45,7 @@ final class ConnectionRegistry: @unchecked Sendable {
             total += 1
             perUID[uid, default: 0] += 1
             channels[ObjectIdentifier(channel)] = channel
+            metrics?.setOpenConnections(total)
             return .admitted
         }
     }
@@ -49,6 +54,7 @@ final class ConnectionRegistry: @unchecked Sendable {
         lock.withLock {
             guard channels.removeValue(forKey: ObjectIdentifier(channel)) != nil else { return }
             total -= 1
+            metrics?.setOpenConnections(total)
             let n = perUID[uid, default: 1] - 1
             if n <= 0 { perUID[uid] = nil } else { perUID[uid] = n }
         }

@@ -21,6 +21,8 @@ public struct DaemonOptions: Sendable {
     public var policies: String?
     public var auditLog: String?
     public var unlockKeyFile: String?
+    /// `--metrics-listen`, as given (checked by `configuration`).
+    public var metricsListen: String?
     public var allowRoot = false
     public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -59,12 +61,21 @@ public enum Daemon {
             }
         } catch let error as FileSecurityError {
             throw DaemonError("refusing the config file: \(error.description)")
+        } catch let error as ConfigurationError {
+            // As every start-up failure: "credbrokerd: error: config …, key …: …".
+            throw DaemonError(error.message)
         }
         if let v = options.vault { configuration.paths.vault = FileSecurity.absolute(v) }
         if let v = options.socket { configuration.paths.socket = FileSecurity.absolute(v) }
         if let v = options.policies { configuration.paths.policies = FileSecurity.absolute(v) }
         if let v = options.auditLog { configuration.paths.auditLog = FileSecurity.absolute(v) }
         if let v = options.unlockKeyFile { configuration.unlockKeyFile = FileSecurity.absolute(v) }
+        if let v = options.metricsListen {
+            switch MetricsListenAddress.parse(v) {
+            case .success(let address): configuration.metricsListen = address
+            case .failure(let error): throw DaemonError("--metrics-listen: \(error.message)")
+            }
+        }
         configuration.allowRoot = options.allowRoot
         return configuration
     }
@@ -119,10 +130,12 @@ public enum Daemon {
             }
         }
 
+        // One registry per daemon, nothing bootstrapped process-wide (DaemonMetrics).
+        let metrics = DaemonMetrics()
         let audit: AuditLog
         do {
             audit = try AuditLog(path: configuration.paths.auditLog, settings: configuration.audit,
-                                 publicKey: Broker.readPublicKey(vault: configuration.paths.vault),
+                                 publicKey: Broker.readPublicKey(vault: configuration.paths.vault), metrics: metrics,
                                  now: { Int64(Date().timeIntervalSince1970) })
         } catch {
             throw DaemonError("cannot use the audit log: \(error.description)")
@@ -140,7 +153,7 @@ public enum Daemon {
         } catch {
             throw DaemonError("cannot set up HTTPS to the providers: \(error.message)")
         }
-        let broker = Broker(configuration: configuration, policies: policies, vault: vault, audit: audit, logger: logger, version: version)
+        let broker = Broker(configuration: configuration, policies: policies, vault: vault, audit: audit, metrics: metrics, logger: logger, version: version)
         let refresher = Refresher(broker: broker, transport: transport, settings: configuration.oauth)
         broker.refresher = refresher
         defer { refresher.shutdown() }
@@ -184,16 +197,32 @@ final class Listener: Service {
         self.broker = broker
         self.logger = logger
         self.environment = environment
-        self.registry = ConnectionRegistry(limits: configuration.limits)
+        self.registry = ConnectionRegistry(limits: configuration.limits, metrics: broker.metrics)
     }
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.limits.threads ?? max(1, System.coreCount))
+        // The metrics listener first: when its port is taken the daemon stops before
+        // anyone could connect to the socket.
+        var metricsServer: (any Channel)?
+        if let address = configuration.metricsListen {
+            let router = self.router
+            do {
+                metricsServer = try await MetricsServer.bind(address, group: group, limits: configuration.limits) { router.metrics.exposition() }
+            } catch {
+                try? await group.shutdownGracefully()
+                throw DaemonError("cannot serve metrics on \(address) (--metrics-listen): \(error)")
+            }
+            var bound = address
+            bound.port = metricsServer?.localAddress?.port ?? address.port
+            logger.notice("serving metrics over TCP (loopback; GET /metrics only)", metadata: ["metrics": "\(bound)"])
+        }
         let server: any Channel
         let activated: Bool
         do {
             (server, activated) = try await bind(group: group)
         } catch {
+            try? await metricsServer?.close()
             try? await group.shutdownGracefully()
             throw error
         }
@@ -206,6 +235,7 @@ final class Listener: Service {
         Systemd.notify("STOPPING=1", environment: environment)
         logger.notice("shutting down: draining requests")
         try? await server.close()
+        try? await metricsServer?.close()
         let deadline = Date().addingTimeInterval(configuration.limits.drainSeconds)
         while registry.requestsInFlight > 0 && Date() < deadline {
             try? await Task.sleep(for: .milliseconds(10))

@@ -37,6 +37,7 @@ final class Refresher: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let lock = NIOLock()
     private var logger: Logger { broker.logger }
+    private var metrics: DaemonMetrics { broker.metrics }
 
     struct FlightKey: Hashable, Sendable {
         var grant: GrantKey
@@ -232,15 +233,18 @@ final class Refresher: @unchecked Sendable {
         }
         TestFaults.crashIfArmed("before-send")
         var usedPrevious = false
+        let sent = ContinuousClock.now
         var result = await call(config, credential: Self.credential(material.app, previous: false), material: material, scopes: scopes)
         if case .failure(let e) = result, e.kind == .invalidClient, material.app.previousClientSecret != nil {
             // secret rotate keeps the old secret until the new one has worked once.
             usedPrevious = true
             result = await call(config, credential: Self.credential(material.app, previous: true), material: material, scopes: scopes)
         }
+        metrics.refreshTook(ContinuousClock.now - sent)
         let tokens: OAuthTokenSet
         switch result {
         case .failure(let error):
+            metrics.refreshed(Self.metricsResult(error, material: material))
             return await failed(key, error: error, material: material)
         case .success(let t):
             tokens = t
@@ -251,12 +255,16 @@ final class Refresher: @unchecked Sendable {
         let carried = tokens.scopes.isEmpty ? scopes : tokens.scopes
         let missing = scopes.filter { !carried.contains($0) }
         if !missing.isEmpty && material.grant.flow == nil {
+            metrics.refreshed(.notStored)
             return .failure(Self.reauth(key, "the provider issued a token without \(missing.joined(separator: ", "))"))
         }
         switch await commit(key, material: material, tokens: tokens, scopes: carried, obtained: obtained, dropPreviousSecret: !usedPrevious && material.app.previousClientSecret != nil) {
-        case .failure(let e): return .failure(e)
+        case .failure(let e):
+            metrics.refreshed(.notStored)
+            return .failure(e)
         case .success: break
         }
+        metrics.refreshed(.ok)
         TestFaults.crashIfArmed("after-commit")
         let token = CachedToken(accessToken: tokens.accessToken, expiresAt: obtained.addingTimeInterval(Double(tokens.expiresIn)), scopes: carried, obtainedAt: obtained)
         // Cached under the key it was asked for (the lookup's), carrying what it carries.
@@ -435,6 +443,16 @@ final class Refresher: @unchecked Sendable {
                 broker.logger.error("cannot record a refresh failure", metadata: ["credential": "\(key.profile)/\(key.recordName)", "error": "\(error.message)"])
             }
         }.get()
+    }
+
+    /// A failed call's `result` label (docs/spec/api.md, "Metrics"); as `failed` decides,
+    /// `invalid_grant` kills only a user's grant.
+    static func metricsResult(_ error: OAuthError, material: Material) -> DaemonMetrics.RefreshResult {
+        switch error.kind {
+        case .invalidGrant where material.grant.flow == nil: return .invalidGrant
+        case .invalidResponse: return .invalidResponse
+        default: return error.isRetryable ? .transient : .refused
+        }
     }
 
     static func reauth(_ key: GrantKey, _ why: String) -> WireError {

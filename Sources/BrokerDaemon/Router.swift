@@ -21,6 +21,7 @@ final class Router: Sendable {
     let reloadPolicies: @Sendable () -> Result<PolicySet, ConfigurationError>
     var logger: Logger { broker.logger }
     var audit: AuditLog { broker.audit }
+    var metrics: DaemonMetrics { broker.metrics }
 
     init(broker: Broker, refresher: Refresher, logins: LoginManager, reloadPolicies: @escaping @Sendable () -> Result<PolicySet, ConfigurationError>) {
         self.broker = broker
@@ -53,6 +54,7 @@ final class Router: Sendable {
         if path.hasPrefix("/v1/admin/") {
             return admin(request, name: String(path.dropFirst("/v1/admin/".count)), eventLoop: eventLoop)
         }
+        if path == "/v1/metrics" { return .now(metricsRoute(request)) }
         return .now(.error(.notFound, "no route \(Self.printable(path))"))
     }
 
@@ -121,6 +123,7 @@ final class Router: Sendable {
             event.result = wire.code.rawValue
             event.detail = wire.message
             audit.record(event)
+            metrics.tokens(provider: nil).countRefused(wire.code)
             return .now(.error(wire))
         }
         let scopes = ScopeAliases.expandAll(parsed.scopes)
@@ -130,6 +133,7 @@ final class Router: Sendable {
             event.result = "bad_request"
             event.detail = problem
             audit.record(event)
+            metrics.tokens(provider: parsed.provider).countRefused(.badRequest)
             return .now(.error(.badRequest, problem))
         }
         event.profile = parsed.profile
@@ -139,8 +143,10 @@ final class Router: Sendable {
         let caller = request.caller
         switch broker.token(parsed, scopes: scopes, caller: caller, event: &event, now: now) {
         case .done(let result):
+            if case .success = result { metrics.cacheHit() }
             return .now(finish(result, event: event, caller: caller))
         case .needsLoad(let key):
+            metrics.cacheMiss()
             return .later(broker.loadGrant(key, request: parsed, scopes: scopes, caller: caller, event: event, eventLoop: eventLoop).flatMap { [self] outcome, event in
                 switch outcome {
                 case .done(let result): return eventLoop.makeSucceededFuture(finish(result, event: event, caller: caller))
@@ -149,6 +155,7 @@ final class Router: Sendable {
                 }
             })
         case .needsRefresh(let need):
+            metrics.cacheMiss()
             return .later(refresh(need, event: event, caller: caller, eventLoop: eventLoop))
         }
     }
@@ -186,11 +193,13 @@ final class Router: Sendable {
             event.tokenFingerprint = token.fingerprint
             event.result = "ok"
             audit.record(event)
+            token.served.countGranted()
             return Response(status: 200, body: token.body)
         case .failure(let error):
             event.result = error.code.rawValue
             if event.detail == nil { event.detail = error.message }
             audit.record(event)
+            metrics.tokens(provider: event.provider).countRefused(error.code)
             if error.code == .denied {
                 logger.notice("token denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)",
                                                          "credential": "\(event.profile ?? "")/\(event.provider ?? "")/\(event.account ?? "-")",
@@ -198,6 +207,31 @@ final class Router: Sendable {
             }
             return .error(error)
         }
+    }
+
+    // MARK: - Metrics
+
+    /// `GET /v1/metrics`: the caller's right first (a refused caller learns nothing, not
+    /// even the method), then the method.
+    func metricsRoute(_ request: Request) -> Response {
+        let caller = request.caller
+        guard broker.mayReadMetrics(caller) else {
+            var event = AuditEvent(time: Int64(Date().timeIntervalSince1970), caller: request.auditCaller, route: "/v1/metrics", result: "denied")
+            event.decision = "deny"
+            event.detail = "not an admin, and no rule matching the caller grants metrics"
+            audit.record(event)
+            logger.notice("metrics denied", metadata: ["caller.uid": "\(caller.uid)", "caller.pid": "\(caller.pid)"])
+            return .error(.denied, "not allowed")
+        }
+        guard request.method == "GET" else { return wrongMethod(["GET"]) }
+        return metricsResponse()
+    }
+
+    /// The exposition, as both listeners answer it.
+    func metricsResponse() -> Response {
+        var response = Response(status: 200, body: metrics.exposition())
+        response.contentType = DaemonMetrics.contentType
+        return response
     }
 
     // MARK: - Profiles

@@ -28,6 +28,8 @@ struct Credbrokerd: AsyncParsableCommand {
     var auditLog: String?
     @Option(name: .long, help: ArgumentHelp("Unlock the vault at start with this key file.", valueName: "path"))
     var unlockKeyFile: String?
+    @Option(name: .long, help: ArgumentHelp("Also serve GET /metrics over TCP on this loopback address (127.0.0.1:PORT or [::1]:PORT); metrics only, no other route.", valueName: "address"))
+    var metricsListen: String?
     @Flag(name: .long, help: "Allow system mode as root (not recommended).")
     var allowRoot = false
 
@@ -48,6 +50,7 @@ struct Credbrokerd: AsyncParsableCommand {
         options.policies = policies
         options.auditLog = auditLog
         options.unlockKeyFile = unlockKeyFile
+        options.metricsListen = metricsListen
         options.allowRoot = allowRoot
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
