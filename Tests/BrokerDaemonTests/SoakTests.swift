@@ -92,7 +92,7 @@ struct SoakTests {
                             if settled && t.settledSince != nil { t.unexpected.append("settled daemon: \(error)") } else { t.refused += 1 }
                         }
                     }
-                    usleep(20_000)
+                    usleep(50_000)
                 }
             }
             thread.stackSize = 512 << 10
