@@ -156,7 +156,11 @@ func rssSplitKiB(_ pid: Int32) -> (anon: Int, file: Int) {
 /// divided by the number of processes sharing them) per mapped file, with anonymous
 /// mappings (heap, stacks, thread arenas) as one row; largest first.
 func memoryByMapping(_ pid: Int32) -> [(name: String, rss: Int, pss: Int)] {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return [] }
+    // Read to the end: /proc files report size 0, and a single read gets only a part.
+    guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps"),
+          let data = try? handle.readToEnd() else { return [] }
+    try? handle.close()
+    let text = String(decoding: data, as: UTF8.self)
     var rss: [String: Int] = [:], pss: [String: Int] = [:]
     var current = "anonymous (heap, stacks, arenas)"
     for line in text.split(separator: "\n") {
