@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "MicrosoftGraph", targets: ["MicrosoftGraph"]),
         .executable(name: "daily-brief", targets: ["daily-brief"]),
         .executable(name: "assistant", targets: ["assistant"]),
+        // libFuzzer targets under Fuzz/ (docs/testing.md, "Fuzzing"); not installed.
+        .executable(name: "credbroker-fuzz", targets: ["credbroker-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -183,6 +185,25 @@ let package = Package(
             path: "Tests/VaultHarness",
             swiftSettings: strictSettings),
 
+        // Fuzzing (docs/testing.md, "Fuzzing"): the targets' entry functions, shared by the
+        // fuzzer and the corpus tests, and the one executable that runs them under libFuzzer
+        // (scripts/fuzz.sh builds it with coverage instrumentation and AddressSanitizer) or,
+        // in the ordinary build, replays inputs. CLibFuzzer reaches LLVMFuzzerRunDriver only
+        // in the fuzz build.
+        .target(name: "CLibFuzzer", path: "Fuzz/Sources/CLibFuzzer"),
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Fuzz/Sources/FuzzTargets", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "credbroker-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"],
+            path: "Fuzz/Sources/credbroker-fuzz", swiftSettings: strictSettings),
+
         // The test beds the daemon's and the client libraries' tests share: the real
         // credbrokerd on a temporary directory (TestDaemon) and the sandbox plus daemon
         // (OAuthBed). A library under Tests/, linked only by test targets.
@@ -208,7 +229,7 @@ let package = Package(
             name: "BrokerDaemonTests",
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
-                "BrokerTestBed",
+                "BrokerTestBed", "FuzzTargets",
             ],
             swiftSettings: strictSettings),
         .testTarget(

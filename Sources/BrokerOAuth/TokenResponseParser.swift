@@ -33,7 +33,7 @@ public enum TokenResponseParser {
         try parse(response, requestedScopes: requestedScopes, allowedScopes: allowedScopes, now: now, redacting: [])
     }
 
-    static func parse(
+    package static func parse(
         _ response: HTTPResponse, requestedScopes: [String], allowedScopes: [String]?, now: Date, redacting secrets: [String]
     ) throws(OAuthError) -> OAuthTokenSet {
         guard response.status == 200 else { throw error(from: response, now: now, redacting: secrets) }
@@ -84,7 +84,7 @@ public enum TokenResponseParser {
         try parseDeviceAuthorization(response, now: now, redacting: [])
     }
 
-    static func parseDeviceAuthorization(_ response: HTTPResponse, now: Date, redacting secrets: [String]) throws(OAuthError) -> DeviceAuthorization {
+    package static func parseDeviceAuthorization(_ response: HTTPResponse, now: Date, redacting secrets: [String]) throws(OAuthError) -> DeviceAuthorization {
         guard response.status == 200 else { throw error(from: response, now: now, redacting: secrets) }
         let object = try successObject(response, what: "device authorization response", now: now, redacting: secrets)
         let deviceCode = try token(object["device_code"], name: "device_code", limit: maxCodeBytes, required: true)!
@@ -118,7 +118,7 @@ public enum TokenResponseParser {
         error(from: response, now: now, redacting: [])
     }
 
-    static func error(from response: HTTPResponse, now: Date, redacting secrets: [String]) -> OAuthError {
+    package static func error(from response: HTTPResponse, now: Date, redacting secrets: [String]) -> OAuthError {
         let status = response.status
         var code: String?
         var description: String?
