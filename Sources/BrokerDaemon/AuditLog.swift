@@ -393,7 +393,10 @@ final class AuditLog: @unchecked Sendable {
     /// The checkpoint of an existing file's last line (so a new run's first epoch links to
     /// the previous run's last line).
     private func lastLineOfFile() -> Checkpoint? {
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+        // A missing or empty file has no last line. Not asking also avoids the 4 KiB buffer
+        // FoundationEssentials' FileManager.contents(atPath:) leaked here for a file that
+        // did not exist yet (the fuzzers' leak check found it at every first start).
+        guard size > 0, let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
         let tail = Array(data.suffix(64 * 1024))
         guard let last = tail.split(separator: 0x0A).last,
               case .object(let object) = (try? JSONValue.parse(Array(last))) ?? .null,
