@@ -57,7 +57,9 @@ enum TokenResponseFuzz {
         case UInt8(ascii: "d"):
             do throws(OAuthError) {
                 let device = try TokenResponseParser.parseDeviceAuthorization(response, now: now, redacting: secrets)
-                guard device.verificationURI.hasPrefix("https://") || device.verificationURI.hasPrefix("http://") else {
+                // Schemes are case-insensitive (RFC 3986): "Https://" is an https URL.
+                let uri = device.verificationURI.lowercased()
+                guard uri.hasPrefix("https://") || uri.hasPrefix("http://") else {
                     return "a device authorization's verification_uri is \(device.verificationURI.prefix(40))"
                 }
                 guard (0...3600).contains(device.interval), device.expiresIn > 0 else { return "a device authorization's interval or lifetime is out of range" }
