@@ -85,6 +85,25 @@ final class AuditLog: @unchecked Sendable {
         writerPool.submit { [self] _ in self.run() }
     }
 
+    /// Starts the first epoch with no writer thread: the caller writes what is queued with
+    /// `writeQueued()`, from one thread at a time. For the request harness of the fuzzers,
+    /// where a writer that sleeps a millisecond between batches would set the pace.
+    func startWithoutWriter(reason: String) {
+        condition.lock()
+        queue.append(.newEpoch(publicKey: publicKey, reason: reason))
+        condition.unlock()
+    }
+
+    /// Writes what is queued on the calling thread (only after `startWithoutWriter`).
+    func writeQueued() {
+        condition.lock()
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        queuedBytes = 0
+        condition.unlock()
+        if !batch.isEmpty { write(batch) }
+    }
+
     /// Queues an event; never blocks on I/O.
     func record(_ event: AuditEvent) {
         condition.lock()

@@ -10,8 +10,9 @@ package import NIOCore
 /// (`Fuzz/`) and the tests that replay their corpora.
 ///
 /// It holds a real Broker, Refresher, LoginManager and Router in user mode with no vault
-/// (the state `credbrokerd` starts in before `vault init`), an audit log in `directory`,
-/// and a transport that refuses every request. The vault thread is stopped at once, so a
+/// (the state `credbrokerd` starts in before `vault init`), an audit log in `directory`
+/// written by `settle()` instead of a writer thread, and a transport that refuses every
+/// request. The vault thread is stopped at once, so a
 /// route that gets as far as the vault answers with an error instead of creating, opening
 /// or writing anything: what runs is everything the daemon does with a request before it
 /// touches the vault (framing, limits, paths, content types, body parsing, validation,
@@ -48,7 +49,7 @@ package final class RequestHarness: Sendable {
         } catch {
             throw DaemonError("cannot use the audit log: \(error)")
         }
-        audit.start(reason: "request harness")
+        audit.startWithoutWriter(reason: "request harness")
         broker = Broker(configuration: configuration, policies: policies, vault: nil, audit: audit, logger: logger, version: Daemon.version)
         broker.shutdown()
         refresher = Refresher(broker: broker, transport: NoNetwork(), settings: configuration.oauth)
@@ -94,16 +95,11 @@ package final class RequestHarness: Sendable {
         return (response.status, response.body)
     }
 
-    /// Waits until the audit writer has written what is queued (the first epoch line at
-    /// start), so its allocations happen before a fuzzer counts them per input.
+    /// Writes the audit lines queued so far, on the calling thread: the harness's audit log
+    /// has no writer thread, so each input's lines are encoded, chained and written (and
+    /// their memory freed) before the next input, as a fuzzer's leak check wants.
     package func settle() {
-        broker.audit.flush()
-    }
-
-    /// Stops the refresher and the audit writer.
-    package func close() {
-        refresher.shutdown()
-        broker.audit.stop()
+        broker.audit.writeQueued()
     }
 }
 
