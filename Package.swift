@@ -30,7 +30,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // One system-library module per C library; each has exactly one Swift importer.
@@ -59,10 +58,7 @@ let package = Package(
             name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
             swiftSettings: strictSettings),
         // Pure values and decisions: scopes and aliases, policies, errors. No I/O, no clock.
-        .target(
-            name: "BrokerCore",
-            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: strictSettings),
+        .target(name: "BrokerCore", swiftSettings: strictSettings),
         // The socket API's request and response types, error codes and HTTP framing
         // (docs/spec/api.md), shared by the daemon, the CLI and the client libraries.
         .target(
@@ -79,7 +75,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings),
         // The offline emulator of Google's, Microsoft's and Zoom's OAuth and APIs

@@ -139,7 +139,11 @@ policy = {
     "inline-tables.toml": 'rule = [{users = ["bob"], profiles = ["p"], providers = ["zoom"], scopes = ["meeting:read"]}]\nadmin = {uids = [0]}\n',
     "errors.toml": '[[rule]]\nuser = ["alice"]\nexe = ["relative"]\nuids = [-1, 4294967296]\nscopes = []\n[[rule]]\nname = "x"\n[[rule]]\nname = "x"\n',
     "toml-features.toml": 'title = """multi\nline"""\n[admin]\n"users" = [\'lit\', "esc\\u00e9\\t"]\n# comment\n[[rule]]\nuids = [0x10, 0o7, 1_000]\n'
-                          'profiles = ["a"]\nproviders = ["b"]\nscopes = ["c"]\nwhen = 1979-05-27T07:32:00Z\nratio = 1e3\n',
+                          'profiles = ["a"]\nproviders = ["b"]\nscopes = ["c"]\nratio = 1e3\nnested = [[1, 2], {a.b = \'c\'}]\n',
+    "date.toml": '[[rule]]\nuids = [1]\nwhen = 1979-05-27T07:32:00Z\n',
+    "config.toml": 'vault = "/var/lib/credbroker/vault.db"\nidle_lock_seconds = 900\n[limits]\nmax_connections = 64\n'
+                   'request_timeout_seconds = 2.5\n[audit]\nmax_bytes = 1048576\nkeep = 3\non_failure = "serve"\n'
+                   '[oauth]\nconnect_timeout_seconds = 5\nkeep_alive_days = 14.5\n',
 }
 for name, text in policy.items():
     write("policy", name, text)

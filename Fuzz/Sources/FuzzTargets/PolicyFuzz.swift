@@ -1,8 +1,9 @@
 import BrokerCore
+import BrokerDaemon
 
-/// `policy`: TOML text through PolicyParser (TOMLKit's toml++ underneath), as the daemon
-/// and `credbroker policy check` read policy files; then the parsed set decides for a few
-/// callers.
+/// `policy`: TOML text through PolicyParser (BrokerCore's TOML reader underneath), as the
+/// daemon and `credbroker policy check` read policy files, then the parsed set decides for
+/// a few callers; and the same text as credbrokerd's config file.
 ///
 /// Input: the text of one policy file (bytes that are not UTF-8 become U+FFFD, as only
 /// valid UTF-8 reaches the parser in the daemon: TrustedFile refuses the rest).
@@ -12,13 +13,8 @@ import BrokerCore
 /// the caller; a caller no rule matches is denied (deny by default).
 enum PolicyFuzz {
     static let target = FuzzTarget(
-        name: "policy", summary: "a policy file's TOML through PolicyParser, then decisions",
-        maxLength: 16 * 1024,
-        // No leak detection: TOMLKit 0.6.0 frees nothing it allocates in C++ (TOMLTable has
-        // no deinit; `keys` and a parse error's description are never freed), so every
-        // parse leaks the document. The daemon parses policies at start and on an admin's
-        // reload only; see docs/testing.md, "Fuzzing".
-        options: ["-detect_leaks=0"], run: run)
+        name: "policy", summary: "TOML text as a policy file (PolicyParser, then decisions) and as the daemon's config file",
+        maxLength: 16 * 1024, run: run)
 
     static let callers: [Caller] = [
         Caller(uid: 1000, gid: 1000, pid: 10, userName: "alice", groups: [1000, 27], groupNames: ["alice", "sudo"],
@@ -35,6 +31,8 @@ enum PolicyFuzz {
 
     static func run(_ input: [UInt8]) -> String? {
         let text = String(decoding: input, as: UTF8.self)
+        var configuration = Configuration(mode: .user, paths: DaemonPaths(socket: "/s", vault: "/v", config: "/c", policies: "/p", auditLog: "/a"))
+        do throws(ConfigurationError) { try configuration.apply(configText: text, file: "fuzz.toml") } catch { _ = error.message }
         let set: PolicySet
         do throws(PolicyError) {
             set = try PolicyParser.parse(file: "fuzz.toml", text: text)
