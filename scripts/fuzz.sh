@@ -5,16 +5,20 @@
 # Fuzz/regressions/TARGET) with its dictionary, and prints per target the executions,
 # executions per second, corpus size and crashes.
 #
-#   scripts/fuzz.sh [--seconds N | --runs N] [--keep] [--no-build] [TARGET...]
+#   scripts/fuzz.sh [--seconds N | --runs N] [--corpus-dir DIR] [--keep]
+#                   [--no-build | --build-only] [TARGET...]
 #
-#   --seconds N   fuzz each target for N seconds (default 30: the short mode `make test` runs)
-#   --runs N      fuzz each target for N executions instead (the nightly long mode:
-#                 scripts/fuzz.sh --runs 100000000)
-#   --keep        keep the scratch directory (the grown corpus, logs) even when all pass
-#   --no-build    use the binary already in .build-fuzz
-#   TARGET...     some of: api api-json policy token-response vault-record (default: all)
+#   --seconds N      fuzz each target for N seconds (default 30: the short mode `make test` runs)
+#   --runs N         fuzz each target for N executions instead (the nightly long mode:
+#                    scripts/fuzz.sh --runs 100000000 --corpus-dir DIR)
+#   --corpus-dir DIR keep the inputs libFuzzer finds in DIR/TARGET, to start from them
+#                    next time (default: the scratch directory)
+#   --keep           keep the scratch directory (grown corpus, logs) even when all pass
+#   --no-build       use the binary already in .build-fuzz
+#   --build-only     build it and stop (before several runs in parallel with --no-build)
+#   TARGET...        some of: api api-json policy token-response vault-record (default: all)
 #
-# New inputs libFuzzer finds go to the scratch directory, never into the committed corpus.
+# New inputs libFuzzer finds never go into the committed corpus.
 # A crash, a broken invariant, a leak, a timeout (10 s for one input) or running out of
 # memory (2 GiB) fails the run: the script names the artifact, keeps the scratch directory
 # and exits 1. Reproduce a crash with the ordinary build:
@@ -27,19 +31,29 @@ seconds=30
 runs=
 keep=0
 build=1
+build_only=0
+corpus_dir=
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="${2:?--seconds needs a number}"; runs=; shift 2 ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
+        --corpus-dir) corpus_dir="${2:?--corpus-dir needs a directory}"; shift 2 ;;
         --keep) keep=1; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --build-only) build_only=1; shift ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: error: unknown option \"$1\"" >&2; exit 64 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
 case "$seconds$runs" in *[!0-9]*) echo "fuzz.sh: error: --seconds and --runs take whole numbers" >&2; exit 64 ;; esac
+if [ -n "$corpus_dir" ]; then
+    mkdir -p "$corpus_dir"
+    case "$(cd "$corpus_dir" && pwd -P)/" in
+        "$(pwd -P)/Fuzz/"*) echo "fuzz.sh: error: --corpus-dir must be outside Fuzz/ (the committed corpus holds seeds only)" >&2; exit 64 ;;
+    esac
+fi
 
 scratch_path=.build-fuzz
 if [ "$build" = 1 ]; then
@@ -61,6 +75,7 @@ if [ "$build" = 1 ]; then
         -Xlinker --whole-archive -Xlinker "$runtime" -Xlinker --no-whole-archive -Xlinker -lstdc++
     echo "fuzz.sh: built in $(( $(date +%s) - start )) s"
 fi
+[ "$build_only" = 1 ] && exit 0
 binary="$(swift build -c release --scratch-path "$scratch_path" --show-bin-path)/credbroker-fuzz"
 [ -x "$binary" ] || { echo "fuzz.sh: error: $binary is missing; run without --no-build" >&2; exit 1; }
 
@@ -85,7 +100,7 @@ echo "fuzz.sh: $mode per target; scratch directory $scratch"
 failed=0
 report=()
 for t in "${targets[@]}"; do
-    work="$scratch/corpus/$t"
+    work="${corpus_dir:-$scratch/corpus}/$t"
     artifacts="$scratch/artifacts/$t"
     mkdir -p "$work" "$artifacts" "$scratch/tmp/$t"
     seeds=(Fuzz/corpus/"$t")
