@@ -66,7 +66,7 @@ if [ "$build" = 1 ]; then
     # whole-archive, and SwiftPM links every executable with --defsym main=<module>_main,
     # so the two mains clash. Instead: the same coverage instrumentation (inline 8-bit
     # counters, PC tables, comparison tracing) for Swift, and through -Xcc for the C and
-    # C++ targets (CSystemShims, TOMLKit's toml++); libFuzzer without its main; and
+    # C targets (CSystemShims); libFuzzer without its main; and
     # CREDBROKER_LIBFUZZER, which makes CLibFuzzer call LLVMFuzzerRunDriver from ours
     # (libFuzzer is C++: it needs libstdc++).
     swift build -c release --scratch-path "$scratch_path" --product credbroker-fuzz \
