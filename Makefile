@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
-.PHONY: deps demo test test-debug test-release bench build install uninstall clean
+.PHONY: deps demo test test-debug test-release fuzz bench build install uninstall clean
 
 # Installs the system packages and PyNaCl when something is missing; a no-op otherwise.
 deps:
@@ -26,16 +26,25 @@ demo: deps
 	swift build -c release --product daily-brief
 	scripts/demo.sh "$$(swift build -c release --show-bin-path)"
 
-# Every test, in debug and then in release (C-pointer lifetime bugs show only there).
+# Every test, in debug and then in release (C-pointer lifetime bugs show only there), then
+# the fuzzers' short mode: each target 30 s under libFuzzer and AddressSanitizer
+# (docs/testing.md, "Fuzzing").
 test: deps
 	swift test
 	swift test -c release
+	scripts/fuzz.sh --seconds 30
 
 test-debug: deps
 	swift test
 
 test-release: deps
 	swift test -c release
+
+# The fuzzers alone: `make fuzz` is the short mode; the nightly long mode is
+# `make fuzz FUZZ="--runs 100000000 --corpus-dir DIR"` (docs/testing.md, "Fuzzing").
+FUZZ ?= --seconds 30
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ)
 
 # The figures of docs/benchmarks.md (release build), in one run: the vault, the socket
 # against its floors, `credbroker token`, memory with 10,000 cached tokens, the refresh
@@ -64,4 +73,4 @@ uninstall:
 	scripts/install.sh uninstall --prefix "$(PREFIX)" --sysconfdir "$(SYSCONFDIR)" $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -22,13 +22,14 @@ let package = Package(
         .library(name: "MicrosoftGraph", targets: ["MicrosoftGraph"]),
         .executable(name: "daily-brief", targets: ["daily-brief"]),
         .executable(name: "assistant", targets: ["assistant"]),
+        // libFuzzer targets under Fuzz/ (docs/testing.md, "Fuzzing"); not installed.
+        .executable(name: "credbroker-fuzz", targets: ["credbroker-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // Metrics (docs/spec/api.md, "Metrics"): the daemon counts through swift-metrics'
         // API into a swift-prometheus registry of its own. Only BrokerDaemon links them.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
@@ -61,10 +62,7 @@ let package = Package(
             name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
             swiftSettings: strictSettings),
         // Pure values and decisions: scopes and aliases, policies, errors. No I/O, no clock.
-        .target(
-            name: "BrokerCore",
-            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: strictSettings),
+        .target(name: "BrokerCore", swiftSettings: strictSettings),
         // The socket API's request and response types, error codes and HTTP framing
         // (docs/spec/api.md), shared by the daemon, the CLI and the client libraries.
         .target(
@@ -81,7 +79,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -189,6 +186,25 @@ let package = Package(
             path: "Tests/VaultHarness",
             swiftSettings: strictSettings),
 
+        // Fuzzing (docs/testing.md, "Fuzzing"): the targets' entry functions, shared by the
+        // fuzzer and the corpus tests, and the one executable that runs them under libFuzzer
+        // (scripts/fuzz.sh builds it with coverage instrumentation and AddressSanitizer) or,
+        // in the ordinary build, replays inputs. CLibFuzzer reaches LLVMFuzzerRunDriver only
+        // in the fuzz build.
+        .target(name: "CLibFuzzer", path: "Fuzz/Sources/CLibFuzzer"),
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Fuzz/Sources/FuzzTargets", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "credbroker-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"],
+            path: "Fuzz/Sources/credbroker-fuzz", swiftSettings: strictSettings),
+
         // The test beds the daemon's and the client libraries' tests share: the real
         // credbrokerd on a temporary directory (TestDaemon) and the sandbox plus daemon
         // (OAuthBed). A library under Tests/, linked only by test targets.
@@ -214,7 +230,7 @@ let package = Package(
             name: "BrokerDaemonTests",
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
-                "BrokerTestBed", "BrokerVault", "BrokerCrypto",
+                "BrokerTestBed", "BrokerVault", "BrokerCrypto", "FuzzTargets",
             ],
             swiftSettings: strictSettings),
         .testTarget(

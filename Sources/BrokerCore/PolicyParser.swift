@@ -1,5 +1,3 @@
-internal import TOMLKit
-
 /// A policy file that cannot be used, with the file, the rule, the field and the line where
 /// they are known, and what to change.
 public struct PolicyError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -58,12 +56,10 @@ public enum PolicyParser {
             throw PolicyError(file: file, message: "the file is larger than \(maxFileBytes) bytes")
         }
         let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw PolicyError(file: file, line: error.source.begin.line, message: "not valid TOML: \(error.description)")
+        do throws(TOMLError) {
+            table = try TOML.parse(text)
         } catch {
-            throw PolicyError(file: file, message: "not valid TOML")
+            throw PolicyError(file: file, line: error.line, message: "not valid TOML: \(error.message)")
         }
         let ruleLines = headerLines(of: "[[rule]]", in: text)
         var set = PolicySet(files: [file])

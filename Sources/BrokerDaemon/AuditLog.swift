@@ -89,6 +89,25 @@ final class AuditLog: @unchecked Sendable {
         writerPool.submit { [self] _ in self.run() }
     }
 
+    /// Starts the first epoch with no writer thread: the caller writes what is queued with
+    /// `writeQueued()`, from one thread at a time. For the request harness of the fuzzers,
+    /// where a writer that sleeps a millisecond between batches would set the pace.
+    func startWithoutWriter(reason: String) {
+        condition.lock()
+        queue.append(.newEpoch(publicKey: publicKey, reason: reason))
+        condition.unlock()
+    }
+
+    /// Writes what is queued on the calling thread (only after `startWithoutWriter`).
+    func writeQueued() {
+        condition.lock()
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        queuedBytes = 0
+        condition.unlock()
+        if !batch.isEmpty { write(batch) }
+    }
+
     /// Queues an event; never blocks on I/O.
     func record(_ event: AuditEvent) {
         condition.lock()
@@ -398,7 +417,10 @@ final class AuditLog: @unchecked Sendable {
     /// The checkpoint of an existing file's last line (so a new run's first epoch links to
     /// the previous run's last line).
     private func lastLineOfFile() -> Checkpoint? {
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+        // A missing or empty file has no last line. Not asking also avoids the 4 KiB buffer
+        // FoundationEssentials' FileManager.contents(atPath:) leaked here for a file that
+        // did not exist yet (the fuzzers' leak check found it at every first start).
+        guard size > 0, let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
         let tail = Array(data.suffix(64 * 1024))
         guard let last = tail.split(separator: 0x0A).last,
               case .object(let object) = (try? JSONValue.parse(Array(last))) ?? .null,

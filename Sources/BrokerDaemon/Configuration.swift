@@ -1,6 +1,5 @@
 public import BrokerCore
 import BrokerSystem
-import TOMLKit
 
 /// Everything the daemon runs with: the mode, its paths, its limits and its audit policy.
 /// Built from defaults, then the TOML config file, then the command-line flags (flags win).
@@ -96,10 +95,8 @@ extension Configuration {
     /// Applies the settings of a config file's text (already read and owner-checked).
     public mutating func apply(configText text: String, file: String) throws(ConfigurationError) {
         let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigurationError("config \"\(file)\", line \(error.source.begin.line): not valid TOML: \(error.description)")
-        } catch {
-            throw ConfigurationError("config \"\(file)\": not valid TOML")
+        do throws(TOMLError) { table = try TOML.parse(text) } catch {
+            throw ConfigurationError("config \"\(file)\", line \(error.line): not valid TOML: \(error.message)")
         }
         func fail(_ key: String, _ message: String) -> ConfigurationError {
             ConfigurationError("config \"\(file)\", key \"\(key)\": \(message)")

@@ -270,13 +270,7 @@ final class Listener: Service {
                         break
                     }
                     channel.closeFuture.whenComplete { _ in registry.release(channel, uid: credentials.uid) }
-                    let timeouts = ConnectionTimeoutHandler(requestTimeout: limits.requestTimeoutSeconds, idleTimeout: limits.idleTimeoutSeconds)
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(timeouts)
-                    // Outbound header validation is off: every response header name and value is the
-                    // daemon's own constant or number, never caller input.
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
-                    try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts))
+                    try Listener.addHandlers(to: channel, caller: caller, router: router, registry: registry, limits: limits)
                 }
             }
         if let fd = try Systemd.activatedSocket(environment: environment) {
@@ -319,6 +313,22 @@ final class Listener: Service {
             throw DaemonError("cannot set the socket's mode: \(error.description)")
         }
         return (channel, false)
+    }
+}
+
+extension Listener {
+    /// The handlers of an admitted connection, in order: timeouts on the raw bytes, NIO's
+    /// HTTP/1.1 codec (llhttp), then the request handler and the router. The fuzzers build
+    /// the same pipeline on a channel without a socket (RequestHarness).
+    static func addHandlers(to channel: any Channel, caller: Caller, router: Router, registry: ConnectionRegistry,
+                            limits: Configuration.Limits) throws {
+        let timeouts = ConnectionTimeoutHandler(requestTimeout: limits.requestTimeoutSeconds, idleTimeout: limits.idleTimeoutSeconds)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(timeouts)
+        // Outbound header validation is off: every response header name and value is the
+        // daemon's own constant or number, never caller input.
+        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
+        try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts))
     }
 }
 

@@ -33,7 +33,7 @@ public enum TokenResponseParser {
         try parse(response, requestedScopes: requestedScopes, allowedScopes: allowedScopes, now: now, redacting: [])
     }
 
-    static func parse(
+    package static func parse(
         _ response: HTTPResponse, requestedScopes: [String], allowedScopes: [String]?, now: Date, redacting secrets: [String]
     ) throws(OAuthError) -> OAuthTokenSet {
         guard response.status == 200 else { throw error(from: response, now: now, redacting: secrets) }
@@ -43,7 +43,7 @@ public enum TokenResponseParser {
         guard let type = object["token_type"] else { throw invalid("token response has no token_type") }
         guard let typeText = type.string else { throw invalid("token response's token_type is not a string") }
         guard typeText.lowercased() == "bearer" else {
-            throw invalid("token response's token_type is \"\(describe(typeText))\", not Bearer")
+            throw invalid("token response's token_type is \"\(describe(typeText, redacting: secrets))\", not Bearer")
         }
         let expiresIn = try lifetime(object["expires_in"], what: "token response")
         let refreshToken = try token(object["refresh_token"], name: "refresh_token", limit: maxTokenBytes, required: false)
@@ -70,7 +70,7 @@ public enum TokenResponseParser {
                 }
             }
             guard outside.isEmpty else {
-                let names = outside.prefix(5).map { describe($0) }.joined(separator: " ")
+                let names = outside.prefix(5).map { describe($0, redacting: secrets) }.joined(separator: " ")
                 throw invalid("token response grants scopes that were not asked for or granted: \(names)")
             }
         } else {
@@ -84,7 +84,7 @@ public enum TokenResponseParser {
         try parseDeviceAuthorization(response, now: now, redacting: [])
     }
 
-    static func parseDeviceAuthorization(_ response: HTTPResponse, now: Date, redacting secrets: [String]) throws(OAuthError) -> DeviceAuthorization {
+    package static func parseDeviceAuthorization(_ response: HTTPResponse, now: Date, redacting secrets: [String]) throws(OAuthError) -> DeviceAuthorization {
         guard response.status == 200 else { throw error(from: response, now: now, redacting: secrets) }
         let object = try successObject(response, what: "device authorization response", now: now, redacting: secrets)
         let deviceCode = try token(object["device_code"], name: "device_code", limit: maxCodeBytes, required: true)!
@@ -118,13 +118,14 @@ public enum TokenResponseParser {
         error(from: response, now: now, redacting: [])
     }
 
-    static func error(from response: HTTPResponse, now: Date, redacting secrets: [String]) -> OAuthError {
+    package static func error(from response: HTTPResponse, now: Date, redacting secrets: [String]) -> OAuthError {
         let status = response.status
         var code: String?
         var description: String?
         var aadsts: Int?
         if response.body.count <= maxBodyBytes, case .object(let object)? = try? JSONValue.parse(response.body) {
-            code = object["error"]?.string.flatMap(sanitizeCode)
+            // A code that carries a secret of the request is no code we know: dropped.
+            code = object["error"]?.string.flatMap(sanitizeCode).flatMap { redact($0, secrets) == $0 ? $0 : nil }
             description = (object["error_description"]?.string ?? object["reason"]?.string ?? object["message"]?.string)
                 .map { sanitizeDescription($0, redacting: secrets) }
             if let first = object["error_codes"]?.array?.first?.int, first > 0, first < 1_000_000_000 { aadsts = first }
@@ -252,16 +253,13 @@ public enum TokenResponseParser {
         return code
     }
 
-    /// A provider's description fit for a message: secrets the request carried removed
-    /// (raw and form-encoded), Microsoft's trace trailer cut, first line only, printable
-    /// ASCII, at most `OAuthError.maxDescriptionLength` characters.
+    /// A provider's description fit for a message: Microsoft's trace trailer cut, first line
+    /// only, printable ASCII with single spaces, secrets the request carried removed (raw
+    /// and form-encoded), at most `OAuthError.maxDescriptionLength` characters. Secrets go
+    /// after the text is made printable, so control characters inside a secret cannot hide
+    /// it, and before the cut, so no part of one is left at the end.
     static func sanitizeDescription(_ text: String, redacting secrets: [String]) -> String {
         var t = text
-        for secret in secrets where secret.utf8.count >= 4 {
-            t = t.replacing(secret, with: "[redacted]")
-            let encoded = FormEncoding.percentEncode(secret)
-            if encoded != secret { t = t.replacing(encoded, with: "[redacted]") }
-        }
         if let r = t.firstRange(of: " Trace ID:") { t = String(t[..<r.lowerBound]) }
         if let newline = t.firstIndex(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) { t = String(t[..<newline]) }
         var out = ""
@@ -275,16 +273,30 @@ public enum TokenResponseParser {
                 lastWasSpace = false
             }
             out.unicodeScalars.append(scalar)
-            if out.utf8.count > OAuthError.maxDescriptionLength { break }
         }
-        out = out.trimmingASCIIWhitespaceAndTabs()
+        out = redact(out, secrets).trimmingASCIIWhitespaceAndTabs()
         if out.utf8.count > OAuthError.maxDescriptionLength { out = String(out.prefix(OAuthError.maxDescriptionLength)) + "..." }
         return out
     }
 
-    /// A short value (a token_type, a scope name) for a message: printable ASCII, 40 characters.
-    static func describe(_ text: String) -> String {
-        let kept = String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
-        return text.count > 40 ? kept + "..." : kept
+    /// `text` with every secret of at least 4 bytes, raw or form-encoded, replaced.
+    static func redact(_ text: String, _ secrets: [String]) -> String {
+        var t = text
+        for secret in secrets where secret.utf8.count >= 4 {
+            t = t.replacing(secret, with: "[redacted]")
+            let encoded = FormEncoding.percentEncode(secret)
+            if encoded != secret { t = t.replacing(encoded, with: "[redacted]") }
+        }
+        return t
+    }
+
+    /// A short value (a token_type, a scope name) for a message: printable ASCII, secrets
+    /// removed as in `sanitizeDescription`, 40 characters.
+    static func describe(_ text: String, redacting secrets: [String]) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: text.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F })
+        let printable = redact(String(scalars), secrets)
+        let kept = String(printable.prefix(40))
+        return printable.count > 40 ? kept + "..." : kept
     }
 }

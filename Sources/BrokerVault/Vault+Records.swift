@@ -60,17 +60,29 @@ extension Vault {
         guard payload.count <= VaultFormat.maxPayloadBytes else {
             throw VaultError(.invalidArgument, "\(id) is \(payload.count) bytes; the limit is \(VaultFormat.maxPayloadBytes)")
         }
-        let keys = try requireKeys()
-        let sealed = AEAD.seal(payload, key: keys.dataKey, associatedData: recordAD(id, generation: keys.generation))
+        let (generation, sealed) = try sealRecord(payload, as: id)
         do {
             guard try !db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(id.profile)]).isEmpty else {
                 throw VaultError(.notFound, "profile \"\(id.profile)\" does not exist; create it with: credbroker profile create \(id.profile)")
             }
             try db.query("INSERT OR REPLACE INTO records (profile, kind, name, key_generation, nonce, ciphertext) VALUES (?, ?, ?, ?, ?, ?)",
-                         [.text(id.profile), .text(id.kind.rawValue), .text(id.name), .integer(keys.generation), .blob(sealed.nonce), .blob(sealed.ciphertext)])
+                         [.text(id.profile), .text(id.kind.rawValue), .text(id.name), .integer(generation), .blob(sealed.nonce), .blob(sealed.ciphertext)])
         } catch let error as VaultError { throw error } catch let error as SQLiteError {
             throw VaultError.sqlite(path, error)
         } catch { throw VaultError(.io, "\(error)") }
+    }
+
+    /// The record row's sealed payload: `payload` encrypted under the current data key,
+    /// bound to `id` and the key generation (docs/spec/vault.md).
+    package func sealRecord(_ payload: borrowing SecretBytes, as id: RecordID) throws(VaultError) -> (generation: Int64, box: AEAD.SealedBox) {
+        let keys = try requireKeys()
+        return (keys.generation, AEAD.seal(payload, key: keys.dataKey, associatedData: recordAD(id, generation: keys.generation)))
+    }
+
+    /// Opens a record row's columns as `get` does once it has read them (the fuzzers feed
+    /// it rows no SQLite file holds).
+    package func openRecord(_ id: RecordID, generation: Int64, box: AEAD.SealedBox) throws(VaultError) -> SecretBytes {
+        try decrypt(id, row: [.integer(generation), .blob(box.nonce), .blob(box.ciphertext)], keys: try requireKeys())
     }
 
     /// Decrypts the record `id`. An altered, moved or damaged record throws
@@ -169,6 +181,11 @@ extension Vault {
 
     /// Stores a typed payload as JSON under `name` in `profile`.
     public func put<P: RecordPayload>(_ payload: P, profile: String, name: String) throws(VaultError) {
+        try put(try Self.plaintext(of: payload, name: name), as: RecordID(profile: profile, kind: P.kind, name: name))
+    }
+
+    /// A typed payload's record plaintext: its JSON (the inverse of `payload(_:from:id:)`).
+    package static func plaintext<P: RecordPayload>(of payload: P, name: String) throws(VaultError) -> SecretBytes {
         var json: Data
         do { json = try JSONEncoder.vault.encode(payload) } catch {
             // Not "\(error)": EncodingError.invalidValue prints the value, which may be secret.
@@ -176,14 +193,20 @@ extension Vault {
         }
         let secret = SecretBytes(copying: json)
         json.resetBytes(in: 0..<json.count)
-        try put(secret, as: RecordID(profile: profile, kind: P.kind, name: name))
+        return secret
     }
 
     /// Reads a typed payload. A payload whose "v" is newer than this code knows is refused.
     public func get<P: RecordPayload>(_ type: P.Type, profile: String, name: String) throws(VaultError) -> P {
         let id = RecordID(profile: profile, kind: P.kind, name: name)
-        let secret = try get(id)
-        var json = Data(secret.unsafeCopyToArray())
+        return try Self.payload(P.self, from: try get(id), id: id)
+    }
+
+    /// The typed payload in a record's plaintext: a payload that is not this type's JSON
+    /// is an integrity failure, one of a newer version unsupported. Never a crash, whatever
+    /// the bytes (the vault-record fuzzer holds it to that).
+    package static func payload<P: RecordPayload>(_ type: P.Type, from plaintext: borrowing SecretBytes, id: RecordID) throws(VaultError) -> P {
+        var json = Data(plaintext.unsafeCopyToArray())
         defer { json.resetBytes(in: 0..<json.count) }
         let payload: P
         do { payload = try JSONDecoder.vault.decode(P.self, from: json) } catch {

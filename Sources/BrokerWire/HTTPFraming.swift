@@ -51,6 +51,10 @@ public struct HTTPResponseParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Bytes received and not yet returned as a response: at the end of a stream, more
+    /// than zero means the last response was cut short.
+    public var bufferedByteCount: Int { buffer.count }
+
     /// The next whole response, removing its bytes; nil when more bytes are needed.
     public mutating func next() throws(HTTPFramingError) -> HTTPResponse? {
         guard let headEnd = Self.find([13, 10, 13, 10], in: buffer) else {

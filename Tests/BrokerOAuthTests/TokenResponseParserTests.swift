@@ -160,6 +160,36 @@ struct TokenResponseParserTests {
         #expect((bounded?.message.count ?? 9999) < 260)
     }
 
+    @Test("a secret of the request echoed in a scope, a token_type, an error code or a description, even split by control characters, reaches no message")
+    func echoedSecretsAreRedacted() {
+        // What OAuthClient passes: the client secret, the refresh token, a device code. The
+        // first case is the fuzzers' (Fuzz/regressions/token-response/).
+        let secrets = ["GOCSPX-client/secret+9", "1//0g-refresh-token", "AH-device-code-0123"]
+        let cases: [(Int, String)] = [
+            (200, #"{"access_token":"x","token_type":"Bearer","expires_in":60,"scope":"htt1%2F%2F0g-refresh-token.googleapis.com/auth/x"}"#),
+            (200, #"{"access_token":"x","token_type":"Bearer","expires_in":60,"scope":"1//0g-refresh-token"}"#),
+            (200, #"{"access_token":"x","token_type":"GOCSPX-client/secret+9","expires_in":60}"#),
+            (200, #"{"access_token":"x","token_type":"GOCSPX-client\u0001/secret+9","expires_in":60}"#),
+            (400, #"{"error":"AH-device-code-0123"}"#),
+            (400, #"{"error":"invalid_client","error_description":"GOCSPX-client\u0007/secret+9 is wrong"}"#),
+            (400, #"{"error":"invalid_grant","error_description":"1%2F%2F0g-\u0000refresh-token expired"}"#),
+            (401, #"{"reason":"bad 1//0g-\tref\u001Fresh-token","error":"invalid_client"}"#),
+        ]
+        let forbidden = secrets + secrets.map { $0.replacingOccurrences(of: "/", with: "%2F").replacingOccurrences(of: "+", with: "%2B") }
+        for (status, body) in cases {
+            let error = oauthError { () throws(OAuthError) in
+                _ = try TokenResponseParser.parse(json(status, body), requestedScopes: [Scope.calendarRead], allowedScopes: [Scope.calendarRead],
+                                                  now: fixedNow, redacting: secrets)
+            }
+            #expect(error != nil, "\(body)")
+            let text = (error?.message ?? "") + " " + (error?.providerCode ?? "")
+            for secret in forbidden { #expect(!text.contains(secret), "\(body) gave: \(text)") }
+        }
+        let described = TokenResponseParser.error(from: json(400, #"{"error":"invalid_client","error_description":"GOCSPX-client\u0007/secret+9 is wrong"}"#),
+                                                  now: fixedNow, redacting: secrets)
+        #expect(described.message == "HTTP 400 invalid_client: [redacted] is wrong")
+    }
+
     @Test("429 and 503 carry Retry-After in seconds or as an HTTP date")
     func retryAfter() {
         let seconds = failure(json(429, #"{"error":"rate_limit_exceeded"}"#, headers: [HTTPHeaderField("Retry-After", "7")]))
