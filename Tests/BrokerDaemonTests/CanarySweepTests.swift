@@ -14,7 +14,7 @@ struct CanarySweepTests {
     /// Microsoft); the test cannot know refresh tokens' values, so it looks for their shape.
     static let tokenPrefixes = ["1//sandbox-", "M.C.sandbox-", "ya29.sandbox-", "EwA.sandbox-"]
 
-    @Test("no secret in any file, log or audit line, CLI message, or the daemon's argv and environment")
+    @Test("no secret in any file, log or audit line, CLI message, the argv and environment of the daemon, the CLI and the browser it starts")
     func wholeRun() async throws {
         try await onOwnThread {
             try await OAuthBed.with { bed in try await Self.run(bed) }
@@ -36,10 +36,33 @@ struct CanarySweepTests {
         // Setup (secrets through stdin), logins through the CLI's loopback listener.
         _ = try await offload { try bed.setupGoogleDesktop() }
         _ = try await offload { try bed.setupMicrosoft(confidential: true) }
+        // The Google login opens "the browser": a fake xdg-open on the CLI's PATH that
+        // writes its argv and environment into the run's directory, where the file sweep
+        // below reads them. While each login waits, the CLI's own argv and environment.
+        let fakeBin = daemon.dir.file("fakebin")
+        try FileManager.default.createDirectory(atPath: fakeBin, withIntermediateDirectories: true)
+        let browserRecord = daemon.dir.file("xdg-open.record")
+        try daemon.dir.write("fakebin/xdg-open", "#!/bin/sh\n{ printf '%s\\n' \"$@\"; env; } > '\(browserRecord)'\n", mode: 0o755)
+        var cliProcFiles: [(String, Data)] = []
         for app in ["google", "microsoft"] {
-            let output = try await bed.loginThroughBrowser(app)
+            let browser = app == "google"
+            let output = try await bed.loginThroughBrowser(
+                app, openBrowser: browser,
+                environment: browser ? ["DISPLAY": ":99", "PATH": fakeBin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")] : [:]
+            ) { pid in
+                // Root reads any process's; another uid cannot read a non-dumpable one's.
+                guard getuid() == 0 else { return }
+                for name in ["cmdline", "environ"] {
+                    cliProcFiles.append(("credbroker login \(app): /proc/PID/\(name)", try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/\(name)"))))
+                }
+            }
             quietOutputs.append(("credbroker login \(app) (stderr)", output))
         }
+        #expect(getuid() != 0 || cliProcFiles.count == 4, "the CLI's argv and environment were not read")
+        // The control for the browser: xdg-open ran, with the authorization URL.
+        _ = BackgroundProcess.waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: browserRecord) }
+        let record = (try? String(contentsOfFile: browserRecord, encoding: .utf8)) ?? ""
+        #expect(record.contains("code_challenge=") && record.contains("DISPLAY=:99"), "xdg-open was not started with the URL: \(record)")
 
         // Tokens: the CLI prints them on stdout, by design; nowhere else.
         var handedOut: [String] = []
@@ -105,6 +128,9 @@ struct CanarySweepTests {
         }
         #expect(leaked(argv).isEmpty, "daemon argv")
         #expect(leaked(environ).isEmpty, "daemon environment")
+        for (what, data) in cliProcFiles {
+            #expect(leaked(data).isEmpty, "\(what)")
+        }
 
         // The sweep can fail: the places a secret belongs hold one (the token command's
         // output, the passphrase file the test wrote).

@@ -100,12 +100,22 @@ public final class OAuthBed: @unchecked Sendable {
     /// `credbroker login APP` with the loopback listener, the test playing the browser:
     /// reads the authorization URL the CLI prints, follows the provider's redirect to the
     /// listener, and waits for the CLI to finish.
-    public func loginThroughBrowser(_ app: String, extra: [String] = [], expect status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+    ///
+    /// - Parameters:
+    ///   - openBrowser: leave out `--no-browser`, so the CLI starts `xdg-open` when
+    ///     `environment` gives it a display (and, in tests, a fake `xdg-open` on its PATH).
+    ///   - environment: added to (or, with nil, removed from) the CLI's environment.
+    ///   - whileWaiting: called with the CLI's pid once it has printed the URL and waits for
+    ///     the redirect.
+    public func loginThroughBrowser(_ app: String, extra: [String] = [], expect status: Int32 = 0, openBrowser: Bool = false,
+                                    environment: [String: String?] = [:], whileWaiting: ((Int32) throws -> Void)? = nil,
+                                    sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["CREDBROKER_SOCKET"] = daemon.socket
         env["DISPLAY"] = nil
         env["WAYLAND_DISPLAY"] = nil
-        let login = try BackgroundProcess(BuiltProducts.path("credbroker"), ["login", app, "--profile", "dev", "--no-browser"] + extra,
+        for (name, value) in environment { env[name] = value }
+        let login = try BackgroundProcess(BuiltProducts.path("credbroker"), ["login", app, "--profile", "dev"] + (openBrowser ? [] : ["--no-browser"]) + extra,
                                           environment: env, logDirectory: daemon.dir.path, name: "login-\(app)-\(UInt32.random(in: 0...UInt32.max))")
         defer { if login.isRunning { login.signal(SIGKILL); login.waitForExit(timeout: 5) } }
         var authorization: String?
@@ -114,6 +124,7 @@ public final class OAuthBed: @unchecked Sendable {
             return authorization != nil || !login.isRunning
         }
         let authURL = try #require(authorization, "no authorization URL from credbroker login: \(login.stderr)", sourceLocation: sourceLocation)
+        try whileWaiting?(login.pid)
         let consent = try await http.send(HTTPRequest(method: "GET", url: authURL))
         #expect(consent.status == 302, "the sandbox did not redirect: \(consent.status)", sourceLocation: sourceLocation)
         let callback = try #require(consent.header("Location"), sourceLocation: sourceLocation)
