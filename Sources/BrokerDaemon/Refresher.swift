@@ -23,8 +23,10 @@ import NIOPosix
 ///   `Retry-After` is honoured): until then requests get `unavailable` and the provider
 ///   sees nothing.
 /// - Proactive refreshes run on the monotonic clock (NIO's deadlines); a tick every 30 s
-///   re-checks the wall-clock expiry (after a suspend or a clock jump) and keep-alives.
-///   While the vault is locked nothing runs.
+///   re-checks the wall-clock expiry (after a suspend or a clock jump) and keep-alives;
+///   a tick every second lets `RefreshPacer` start some of them early (never late), so
+///   tokens obtained together are refreshed at an even rate. While the vault is locked
+///   nothing runs.
 ///
 /// @unchecked Sendable: the mutable state is guarded by `lock`.
 final class Refresher: @unchecked Sendable {
@@ -61,11 +63,18 @@ final class Refresher: @unchecked Sendable {
     private var nextID: UInt64 = 0
     private var backoff: [GrantKey: BackoffState] = [:]
     private var timers: [FlightKey: Scheduled<Void>] = [:]
+    /// Proactive refreshes waiting for their timers, which the pacer may start early
+    /// (RefreshPacer), with what `proactive` needs to start them.
+    private var pacer = RefreshPacer<FlightKey>(horizonSeconds: Refresher.paceHorizonSeconds)
+    private var paced: [FlightKey: (scopes: [String], obtainedAt: Date)] = [:]
+    private var paceTick: RepeatedTask?
     private var keepAlive: [GrantKey: Date] = [:]
     private var running = false
     private var tick: RepeatedTask?
 
     static let tickSeconds: Int64 = 30
+    /// How far ahead the pacer looks, and the most it brings a refresh forward.
+    static let paceHorizonSeconds = 15
 
     init(broker: Broker, transport: any HTTPTransport, settings: Configuration.OAuthSettings) {
         self.broker = broker
@@ -92,6 +101,10 @@ final class Refresher: @unchecked Sendable {
             tick?.cancel()
             tick = loop.scheduleRepeatedTask(initialDelay: .seconds(Self.tickSeconds), delay: .seconds(Self.tickSeconds)) { [weak self] _ in
                 self?.checkWallClock(now: Date())
+            }
+            paceTick?.cancel()
+            paceTick = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+                self?.pace()
             }
         }
     }
@@ -124,8 +137,12 @@ final class Refresher: @unchecked Sendable {
         running = false
         tick?.cancel()
         tick = nil
+        paceTick?.cancel()
+        paceTick = nil
         for timer in timers.values { timer.cancel() }
         timers = [:]
+        pacer.removeAll()
+        paced = [:]
         keepAlive = [:]
     }
 
@@ -134,6 +151,8 @@ final class Refresher: @unchecked Sendable {
         lock.withLock {
             backoff[key] = nil
             for fk in timers.keys where fk.grant == key { timers.removeValue(forKey: fk)?.cancel() }
+            pacer.removeAll { $0.grant == key }
+            for fk in paced.keys where fk.grant == key { paced[fk] = nil }
         }
     }
 
@@ -483,9 +502,32 @@ final class Refresher: @unchecked Sendable {
         lock.withLock {
             guard running else { return }
             timers[fk]?.cancel()
-            timers[fk] = loop.scheduleTask(in: .nanoseconds(Int64(max(1, delay) * 1e9))) { [weak self] in
+            let wait = max(1, delay)
+            timers[fk] = loop.scheduleTask(in: .nanoseconds(Int64(wait * 1e9))) { [weak self] in
                 self?.proactive(fk, scopes: scopes, obtainedAt: obtainedAt)
             }
+            pacer.add(fk, due: Self.monotonicSeconds() + wait, lead: pacer.lead(marginSeconds: RefreshSchedule.margin(lifetimeSeconds: lifetime)))
+            paced[fk] = (scopes, obtainedAt)
+        }
+    }
+
+    /// Seconds on the monotonic clock NIO's timers use.
+    static func monotonicSeconds() -> Double {
+        Double(NIODeadline.now().uptimeNanoseconds) / 1e9
+    }
+
+    /// The once-a-second pacing tick: starts early the proactive refreshes the pacer picks,
+    /// so tokens obtained together are not all refreshed in the same second.
+    private func pace() {
+        let picked: [(FlightKey, [String], Date)] = lock.withLock {
+            guard running, pacer.count > 0 else { return [] }
+            return pacer.pullForward(now: Self.monotonicSeconds()).compactMap { fk in
+                timers.removeValue(forKey: fk)?.cancel()
+                return paced.removeValue(forKey: fk).map { (fk, $0.scopes, $0.obtainedAt) }
+            }
+        }
+        for (fk, scopes, obtainedAt) in picked {
+            proactive(fk, scopes: scopes, obtainedAt: obtainedAt)
         }
     }
 
@@ -493,6 +535,8 @@ final class Refresher: @unchecked Sendable {
         let idle = settings.proactiveIdleSeconds
         let go: Bool = lock.withLock {
             timers[fk] = nil
+            pacer.remove(fk)
+            paced[fk] = nil
             return running
         }
         guard go, let token = broker.cachedToken(fk.grant, scopeKey: fk.scopeKey), token.obtainedAt <= obtainedAt else { return }
