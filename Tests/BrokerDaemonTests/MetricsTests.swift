@@ -124,14 +124,9 @@ struct MetricsTests {
         }
     }
 
-    static let readersPolicy = """
-        [[rule]]
-        name = "root-dev"
-        uids = [0]
-        profiles = ["dev"]
-        providers = ["google"]
-        scopes = ["calendar.readonly", "gmail.readonly"]
-
+    /// The test bed's own rule for root, then a metrics reader and a caller who may only
+    /// ask for tokens.
+    static let readersPolicy = TestDaemon.defaultPolicy + "\n\n" + """
         [[rule]]
         name = "monitoring"
         uids = [65534]
