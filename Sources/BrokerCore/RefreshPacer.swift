@@ -9,13 +9,15 @@
 /// earliest due first, among those whose lead allows it. Refreshes due within the tick are
 /// started by their own timers; the pacer only tops them up to the rate.
 ///
-/// Pure: the caller passes the time (seconds on a monotonic clock) and owns the timers.
-public struct RefreshPacer<Key: Hashable & Sendable>: Sendable {
-    public struct Entry: Sendable, Equatable {
+/// Pure: the caller passes the time (seconds on a monotonic clock) and owns the timers;
+/// each entry carries the caller's `Value` (what it needs to start that refresh).
+public struct RefreshPacer<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    public struct Entry: Sendable {
         /// When the refresh is due (its own timer fires then).
         public var due: Double
         /// The earliest the pacer may start it: `due − lead`.
         public var earliest: Double
+        public var value: Value
     }
 
     /// How far ahead the rate looks, in seconds; also the largest lead.
@@ -37,13 +39,15 @@ public struct RefreshPacer<Key: Hashable & Sendable>: Sendable {
     public var count: Int { entries.count }
 
     /// Adds (or moves) the refresh of `key`, due at `due`, which may start `lead` seconds early.
-    public mutating func add(_ key: Key, due: Double, lead: Double) {
+    public mutating func add(_ key: Key, due: Double, lead: Double, value: Value) {
         let l = lead.isFinite ? min(max(lead, 0), Double(horizon)) : 0
-        entries[key] = Entry(due: due, earliest: due - l)
+        entries[key] = Entry(due: due, earliest: due - l, value: value)
     }
 
-    public mutating func remove(_ key: Key) {
-        entries[key] = nil
+    /// Removes `key`, returning its value.
+    @discardableResult
+    public mutating func remove(_ key: Key) -> Value? {
+        entries.removeValue(forKey: key)?.value
     }
 
     public mutating func removeAll(where predicate: (Key) -> Bool) {
@@ -67,23 +71,30 @@ public struct RefreshPacer<Key: Hashable & Sendable>: Sendable {
         return rate
     }
 
-    /// The keys to start now, ahead of their timers (removed from the pacer): as many as
+    /// The refreshes to start now, ahead of their timers (removed from the pacer): as many as
     /// the rate asks for beyond those due within the next second, earliest due first, each
     /// only once `now` has reached its `earliest`.
-    public mutating func pullForward(now: Double) -> [Key] {
+    public mutating func pullForward(now: Double) -> [(key: Key, value: Value)] {
         guard !entries.isEmpty else { return [] }
         let dueWithinTick = entries.values.reduce(0) { $0 + ($1.due <= now + 1 ? 1 : 0) }
         var extra = rate(now: now) - dueWithinTick
         guard extra > 0 else { return [] }
         let candidates = entries.filter { $0.value.due > now + 1 && $0.value.earliest <= now }
             .sorted { $0.value.due < $1.value.due }
-        var picked: [Key] = []
-        for (key, _) in candidates {
+        var picked: [(key: Key, value: Value)] = []
+        for (key, entry) in candidates {
             guard extra > 0 else { break }
-            picked.append(key)
+            picked.append((key, entry.value))
             entries[key] = nil
             extra -= 1
         }
         return picked
+    }
+}
+
+extension RefreshPacer where Value == Void {
+    /// Adds a refresh that carries nothing.
+    public mutating func add(_ key: Key, due: Double, lead: Double) {
+        add(key, due: due, lead: lead, value: ())
     }
 }

@@ -65,8 +65,7 @@ final class Refresher: @unchecked Sendable {
     private var timers: [FlightKey: Scheduled<Void>] = [:]
     /// Proactive refreshes waiting for their timers, which the pacer may start early
     /// (RefreshPacer), with what `proactive` needs to start them.
-    private var pacer = RefreshPacer<FlightKey>(horizonSeconds: Refresher.paceHorizonSeconds)
-    private var paced: [FlightKey: (scopes: [String], obtainedAt: Date)] = [:]
+    private var pacer = RefreshPacer<FlightKey, PacedRefresh>(horizonSeconds: Refresher.paceHorizonSeconds)
     private var paceTick: RepeatedTask?
     private var keepAlive: [GrantKey: Date] = [:]
     private var running = false
@@ -142,7 +141,6 @@ final class Refresher: @unchecked Sendable {
         for timer in timers.values { timer.cancel() }
         timers = [:]
         pacer.removeAll()
-        paced = [:]
         keepAlive = [:]
     }
 
@@ -152,7 +150,6 @@ final class Refresher: @unchecked Sendable {
             backoff[key] = nil
             for fk in timers.keys where fk.grant == key { timers.removeValue(forKey: fk)?.cancel() }
             pacer.removeAll { $0.grant == key }
-            for fk in paced.keys where fk.grant == key { paced[fk] = nil }
         }
     }
 
@@ -506,9 +503,15 @@ final class Refresher: @unchecked Sendable {
             timers[fk] = loop.scheduleTask(in: .nanoseconds(Int64(wait * 1e9))) { [weak self] in
                 self?.proactive(fk, scopes: scopes, obtainedAt: obtainedAt)
             }
-            pacer.add(fk, due: Self.monotonicSeconds() + wait, lead: pacer.lead(marginSeconds: RefreshSchedule.margin(lifetimeSeconds: lifetime)))
-            paced[fk] = (scopes, obtainedAt)
+            pacer.add(fk, due: Self.monotonicSeconds() + wait, lead: pacer.lead(marginSeconds: RefreshSchedule.margin(lifetimeSeconds: lifetime)),
+                      value: PacedRefresh(scopes: scopes, obtainedAt: obtainedAt))
         }
+    }
+
+    /// What `proactive` needs to start a refresh the pacer brings forward.
+    struct PacedRefresh: Sendable {
+        var scopes: [String]
+        var obtainedAt: Date
     }
 
     /// Seconds on the monotonic clock NIO's timers use.
@@ -519,15 +522,14 @@ final class Refresher: @unchecked Sendable {
     /// The once-a-second pacing tick: starts early the proactive refreshes the pacer picks,
     /// so tokens obtained together are not all refreshed in the same second.
     private func pace() {
-        let picked: [(FlightKey, [String], Date)] = lock.withLock {
+        let picked: [(key: FlightKey, value: PacedRefresh)] = lock.withLock {
             guard running, pacer.count > 0 else { return [] }
-            return pacer.pullForward(now: Self.monotonicSeconds()).compactMap { fk in
-                timers.removeValue(forKey: fk)?.cancel()
-                return paced.removeValue(forKey: fk).map { (fk, $0.scopes, $0.obtainedAt) }
-            }
+            let picked = pacer.pullForward(now: Self.monotonicSeconds())
+            for (fk, _) in picked { timers.removeValue(forKey: fk)?.cancel() }
+            return picked
         }
-        for (fk, scopes, obtainedAt) in picked {
-            proactive(fk, scopes: scopes, obtainedAt: obtainedAt)
+        for (fk, refresh) in picked {
+            proactive(fk, scopes: refresh.scopes, obtainedAt: refresh.obtainedAt)
         }
     }
 
@@ -536,7 +538,6 @@ final class Refresher: @unchecked Sendable {
         let go: Bool = lock.withLock {
             timers[fk] = nil
             pacer.remove(fk)
-            paced[fk] = nil
             return running
         }
         guard go, let token = broker.cachedToken(fk.grant, scopeKey: fk.scopeKey), token.obtainedAt <= obtainedAt else { return }

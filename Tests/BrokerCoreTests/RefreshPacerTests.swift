@@ -6,12 +6,12 @@ struct RefreshPacerTests {
     /// Runs the pacer tick by tick as the refresher does: at each second `t` the pacer
     /// brings refreshes forward, then the timers of those due before `t + 1` fire. Returns
     /// each key's start time and the starts per second.
-    static func simulate(_ pacer: inout RefreshPacer<Int>, seconds: Int) -> (start: [Int: Double], perSecond: [Int]) {
+    static func simulate(_ pacer: inout RefreshPacer<Int, Void>, seconds: Int) -> (start: [Int: Double], perSecond: [Int]) {
         var start: [Int: Double] = [:]
         var perSecond = Array(repeating: 0, count: seconds)
         for t in 0..<seconds {
             let now = Double(t)
-            for key in pacer.pullForward(now: now) {
+            for (key, _) in pacer.pullForward(now: now) {
                 start[key] = now
                 perSecond[t] += 1
             }
@@ -26,7 +26,7 @@ struct RefreshPacerTests {
 
     @Test("150 refreshes due in the same second start at an even rate, none late, none before its lead")
     func herdIsSpread() {
-        var pacer = RefreshPacer<Int>(horizonSeconds: 15)
+        var pacer = RefreshPacer<Int, Void>(horizonSeconds: 15)
         var due: [Int: Double] = [:]
         for key in 0..<150 {
             due[key] = 30 + Double(key % 10) / 10  // all within [30, 31)
@@ -47,7 +47,7 @@ struct RefreshPacerTests {
 
     @Test("the lead bounds how early: with a 2 s lead the herd starts within 2 s of its due time")
     func leadBoundsTheStart() {
-        var pacer = RefreshPacer<Int>(horizonSeconds: 15)
+        var pacer = RefreshPacer<Int, Void>(horizonSeconds: 15)
         for key in 0..<90 { pacer.add(key, due: 20.5, lead: 2) }
         let (start, perSecond) = Self.simulate(&pacer, seconds: 25)
         #expect(start.values.allSatisfy { $0 >= 18.5 && $0 <= 20.5 }, "\(start.values.sorted())")
@@ -63,7 +63,7 @@ struct RefreshPacerTests {
 
     @Test("refreshes already spread one a second are left to their timers")
     func evenLoadIsUntouched() {
-        var pacer = RefreshPacer<Int>(horizonSeconds: 15)
+        var pacer = RefreshPacer<Int, Void>(horizonSeconds: 15)
         for key in 0..<60 { pacer.add(key, due: Double(key) + 0.5, lead: 15) }
         for t in 0..<60 {
             #expect(pacer.pullForward(now: Double(t)).isEmpty, "second \(t)")
@@ -74,7 +74,7 @@ struct RefreshPacerTests {
 
     @Test("rate: the lowest steady rate that meets every due time within the horizon")
     func rates() {
-        var pacer = RefreshPacer<Int>(horizonSeconds: 10)
+        var pacer = RefreshPacer<Int, Void>(horizonSeconds: 10)
         #expect(pacer.rate(now: 0) == 0)
         for key in 0..<20 { pacer.add(key, due: 10, lead: 10) }
         #expect(pacer.rate(now: 0) == 2)  // 20 within 10 s
@@ -88,9 +88,19 @@ struct RefreshPacerTests {
         #expect(pacer.count == 0 && pacer.pullForward(now: 0).isEmpty)
     }
 
+    @Test("each entry's value comes back with it, from pullForward and from remove")
+    func valuesTravel() {
+        var pacer = RefreshPacer<Int, String>(horizonSeconds: 10)
+        for key in 0..<20 { pacer.add(key, due: 10.5, lead: 10, value: "scopes \(key)") }
+        let pulled = pacer.pullForward(now: 1)
+        #expect(!pulled.isEmpty && pulled.allSatisfy { $0.value == "scopes \($0.key)" }, "\(pulled)")
+        let left = pacer.entries.keys.sorted().first!
+        #expect(pacer.remove(left) == "scopes \(left)" && pacer.remove(left) == nil)
+    }
+
     @Test("lead: half the margin, at most the horizon; none for a margin that is not positive")
     func leads() {
-        let pacer = RefreshPacer<Int>(horizonSeconds: 15)
+        let pacer = RefreshPacer<Int, Void>(horizonSeconds: 15)
         #expect(pacer.lead(marginSeconds: 20) == 10)
         #expect(pacer.lead(marginSeconds: 300) == 15)
         #expect(pacer.lead(marginSeconds: 0) == 0 && pacer.lead(marginSeconds: -1) == 0 && pacer.lead(marginSeconds: .nan) == 0)
