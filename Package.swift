@@ -231,6 +231,8 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "BrokerWire", "BrokerSystem", "BrokerDaemon", "BrokerTesting", "BrokerHTTP", "BrokerSandbox",
                 "BrokerTestBed", "BrokerVault", "BrokerCrypto", "FuzzTargets",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
         .testTarget(

@@ -163,13 +163,14 @@ final class Router: Sendable {
     /// Waits for the refresher (joining a refresh in flight), then answers from the cache.
     private func refresh(_ need: Broker.RefreshNeed, event: AuditEvent, caller: Caller, eventLoop: any EventLoop) -> EventLoopFuture<Response> {
         let promise = eventLoop.makePromise(of: Response.self)
-        promise.completeWithTask { [self] in
+        // Runs on `eventLoop`: the answer is written without another hop.
+        refresher.obtain(need, on: eventLoop) { [self] outcome in
             let result: Result<Broker.TokenAnswer, WireError>
-            switch await refresher.obtain(need) {
+            switch outcome {
             case .failure(let e): result = .failure(e)
             case .success: result = broker.answerAfterRefresh(need, now: Date())
             }
-            return finish(result, event: event, caller: caller)
+            promise.succeed(finish(result, event: event, caller: caller))
         }
         return promise.futureResult
     }
