@@ -90,7 +90,14 @@ func refreshBench() async throws {
     // daemon). What the generator and the kernel cost to send and receive `concurrent`
     // requests on these two cores is in its figures.
     let floorProcess = try startReferenceServer("floor-server", socket: root + "/herd-floor.sock")
-    let floorHerd = try await herdLatencies(socket: root + "/herd-floor.sock", body: herdBody, count: concurrent, group: group)
+    let floorHerd: (latencies: [Double], bad: Int)
+    do {
+        floorHerd = try await herdLatencies(socket: root + "/herd-floor.sock", body: herdBody, count: concurrent, group: group)
+    } catch {
+        // Not left running: it would outlive the bench and hold its output pipe open.
+        stopReferenceServer(floorProcess)
+        throw error
+    }
     stopReferenceServer(floorProcess)
     try? await group.shutdownGracefully()
     let sorted = herd.latencies.sorted(), floorSorted = floorHerd.latencies.sorted()

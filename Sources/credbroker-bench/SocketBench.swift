@@ -42,6 +42,7 @@ func socketBench() throws {
     usleep(500_000)
     let idleRSS = rssKiB(daemon.processIdentifier)
     let idleSplit = rssSplitKiB(daemon.processIdentifier)
+    let idleMappings = memoryByMapping(daemon.processIdentifier)
 
     let body = Array(#"{"profile":"bench","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#.utf8)
     let tokenRequest = HTTPRequestWriter.request(method: "POST", path: "/v1/token", body: body)
@@ -76,6 +77,9 @@ func socketBench() throws {
     print("|---|---|---|---|")
     print("| idle (unlocked, one grant cached) | \(idleRSS / 1024) MiB (\(idleRSS) KiB) | \(idleSplit.anon) KiB | \(idleSplit.file) KiB |")
     print("| after the runs above | \(loadedRSS / 1024) MiB (\(loadedRSS) KiB) | \(loadedSplit.anon) KiB | \(loadedSplit.file) KiB |")
+    print("")
+    print("The idle daemon, by mapping:")
+    printMemoryByMapping(idleMappings)
     if let (f, d) = at64 {
         print("")
         print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
@@ -181,7 +185,10 @@ func memoryByMapping(_ pid: Int32) -> [(name: String, rss: Int, pss: Int)] {
 
 /// The table of `memoryByMapping`: the `top` largest rows, the rest summed, and the totals.
 func printMemoryByMapping(_ pid: Int32, top: Int = 10) {
-    let rows = memoryByMapping(pid)
+    printMemoryByMapping(memoryByMapping(pid), top: top)
+}
+
+func printMemoryByMapping(_ rows: [(name: String, rss: Int, pss: Int)], top: Int = 10) {
     print("")
     print("| mapping | RSS | PSS |")
     print("|---|---|---|")
