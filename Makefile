@@ -53,6 +53,7 @@ bench: deps
 	swift build -c release --product credbroker-bench
 	swift build -c release --product credbrokerd
 	swift build -c release --product credbroker
+	swift build -c release --product credbroker-memory-floor
 	$$(swift build -c release --show-bin-path)/credbroker-bench all
 
 # The release binaries `make install` installs.

@@ -165,6 +165,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
+        // What the daemon's stack alone costs in memory: the libraries credbrokerd loads,
+        // started, and nothing else (the socket bench's memory floor, issue 3).
+        .executableTarget(
+            name: "credbroker-memory-floor",
+            dependencies: [
+                "CCurl", "COpenSSL", "CSQLite", "CSodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "credbroker-bench",
             dependencies: [

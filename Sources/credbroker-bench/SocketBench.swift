@@ -43,6 +43,7 @@ func socketBench() throws {
     let idleRSS = rssKiB(daemon.processIdentifier)
     let idleSplit = rssSplitKiB(daemon.processIdentifier)
     let idleMappings = memoryByMapping(daemon.processIdentifier)
+    let memoryFloor = try measureMemoryFloor(binDir: binDir, socket: root + "/memory-floor.sock")
 
     let body = Array(#"{"profile":"bench","provider":"google","scopes":["https://www.googleapis.com/auth/calendar.readonly"]}"#.utf8)
     let tokenRequest = HTTPRequestWriter.request(method: "POST", path: "/v1/token", body: body)
@@ -77,9 +78,13 @@ func socketBench() throws {
     print("|---|---|---|---|")
     print("| idle (unlocked, one grant cached) | \(idleRSS / 1024) MiB (\(idleRSS) KiB) | \(idleSplit.anon) KiB | \(idleSplit.file) KiB |")
     print("| after the runs above | \(loadedRSS / 1024) MiB (\(loadedRSS) KiB) | \(loadedSplit.anon) KiB | \(loadedSplit.file) KiB |")
+    print("| the memory floor: credbroker-memory-floor, the same libraries started, idle | \(memoryFloor.rss / 1024) MiB (\(memoryFloor.rss) KiB) | \(memoryFloor.split.anon) KiB | \(memoryFloor.split.file) KiB |")
     print("")
     print("The idle daemon, by mapping:")
     printMemoryByMapping(idleMappings)
+    print("")
+    print("The memory floor, by mapping:")
+    printMemoryByMapping(memoryFloor.mappings)
     if let (f, d) = at64 {
         print("")
         print(String(format: "At 64 connections: %.0f tokens/s (%.0f %% of the floor), p99 %.2f ms (%.1f× the floor's %.2f ms).",
@@ -89,6 +94,24 @@ func socketBench() throws {
     if cachedTokens > 0 {
         try processAndMemoryBench(daemon: daemon, socket: socket, binDir: binDir, runs: Int(option("--cli-runs", "30"))!, cachedTokens: cachedTokens)
     }
+}
+
+/// The RSS of `credbroker-memory-floor` (Sources/credbroker-memory-floor): the libraries
+/// the daemon loads, started, and nothing of credbroker's own. Measured the way the idle
+/// daemon is, half a second after it is ready.
+func measureMemoryFloor(binDir: String, socket: String) throws -> (rss: Int, split: (anon: Int, file: Int), mappings: [(name: String, rss: Int, pss: Int)]) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binDir + "/credbroker-memory-floor")
+    process.arguments = [socket]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    defer { stopReferenceServer(process) }
+    guard String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("READY") else {
+        throw BenchError("credbroker-memory-floor did not start (build it: swift build -c release --product credbroker-memory-floor)")
+    }
+    usleep(500_000)
+    return (rssKiB(process.processIdentifier), rssSplitKiB(process.processIdentifier), memoryByMapping(process.processIdentifier))
 }
 
 /// Starts this executable as a reference server and waits for its READY line.
