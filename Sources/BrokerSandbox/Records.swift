@@ -108,6 +108,8 @@ struct RefreshTokenRecord {
     /// False once rotated out (Zoom, Microsoft --strict) or revoked.
     var valid = true
     var rotated = false
+    /// When a refresh rotated it out (seconds since 1970, the real clock).
+    var rotatedAt: Double?
 }
 
 struct AccessTokenRecord {

@@ -55,6 +55,7 @@ extension SandboxState {
                 refreshCounts = [:]
                 apiCallCounts = [:]
                 maxConcurrentTokenRequests = inFlightTokenRequests
+                strictReuseRefusals = []
                 return .json(200, countersJSON())
             default:
                 log("sandbox: unknown control route \(route)")
@@ -107,6 +108,7 @@ extension SandboxState {
             "token_requests": byClient, "refreshes": refreshCounts, "refresh_hashes": byHash, "api_calls": apiCallCounts,
             "in_flight_token_requests": inFlightTokenRequests,
             "max_concurrent_token_requests": maxConcurrentTokenRequests,
+            "strict_reuse_refusals": strictReuseRefusals.map { ["rotated_at": $0] },
         ]
     }
 

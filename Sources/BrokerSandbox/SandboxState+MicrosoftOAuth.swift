@@ -239,6 +239,7 @@ extension SandboxState {
         }
         if record.rotated, settings.microsoftStrictRotation {
             log("sandbox: refused reuse of a rotated Microsoft refresh token (strict)")
+            strictReuseRefusals.append(record.rotatedAt ?? 0)
             return oauthError(.microsoft, 400, "invalid_grant",
                 "The provided grant has already been redeemed: refresh token reuse detected (sandbox strict rotation).", aadsts: 70000)
         }
@@ -260,6 +261,7 @@ extension SandboxState {
             if !wanted.isEmpty { scopes = wanted }
         }
         refreshTokens[token]?.rotated = true
+        refreshTokens[token]?.rotatedAt = Date().timeIntervalSince1970
         if settings.microsoftStrictRotation { refreshTokens[token]?.valid = false }
         let access = issueAccessToken(.microsoft, clientID: client.clientID, grantID: grant.id, user: grant.user, scopes: scopes)
         let body: [String: Any] = [

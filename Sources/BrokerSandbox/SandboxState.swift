@@ -35,6 +35,10 @@ final class SandboxState {
     var apiCallCounts: [String: Int] = [:]
     var inFlightTokenRequests = 0
     var maxConcurrentTokenRequests = 0
+    /// Under strict rotation, each refused reuse: when the refused token was rotated out,
+    /// in seconds since 1970 by the real clock (not the sandbox clock), so a test can tell
+    /// a token lost to a kill just after its rotation from one the client lost itself.
+    var strictReuseRefusals: [Double] = []
 
     var data: SeedData
 

@@ -39,7 +39,8 @@ struct SoakTests {
         var settledSince: Date? = Date()
         var stop = false
 
-        func record(_ body: (Tally) -> Void) { lock.lock(); body(self); lock.unlock() }
+        @discardableResult
+        func record<T>(_ body: (Tally) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(self) }
         var isSettled: Bool { lock.lock(); defer { lock.unlock() }; return settledSince.map { Date().timeIntervalSince($0) > 2 } ?? false }
         var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
     }
@@ -103,13 +104,20 @@ struct SoakTests {
         // daemon's RSS every second.
         var lives: [[Int]] = [[]]
         var kills = 0, rotations = 0, locks = 0
+        var killTimes: [Double] = []
         var second = 0
         while Date() < deadline {
             try await Task.sleep(for: .seconds(1))
             second += 1
             if let pid = d.process?.pid, let rss = Self.rssKiB(pid) { lives[lives.count - 1].append(rss) }
             if second % 30 == 0 {
+                // Not on the second: the restarted daemon's first Microsoft token dates from
+                // just after the previous kill's restart, and clients force a refresh once it
+                // is 30 s old, which is when this loop, resumed after that restart, would
+                // kill again, right inside the refresh (two of five runs lost the grant so).
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0..<1000)))
                 tally.record { $0.settledSince = nil }
+                killTimes.append(Date().timeIntervalSince1970)
                 d.process?.signal(SIGKILL)
                 _ = try await offload { d.process?.waitForExit(timeout: 10) }
                 d.process = nil
@@ -137,15 +145,34 @@ struct SoakTests {
         tally.record { $0.stop = true }
         await withCheckedContinuation { continuation in finished.notify(queue: .global()) { continuation.resume() } }
 
-        // After the run both grants still refresh: no refresh token was lost.
+        // A kill that lands after the provider rotated the Microsoft refresh token and
+        // before the daemon committed the new one loses the grant: the window D37 documents
+        // (killAroundARotatingRefresh: "recover or end in a clean reauth_required"). Such a
+        // loss is told from a real one by the sandbox: the refused token was rotated out at
+        // most `killWindow` before a kill. Any other loss, or any loss of the Google grant
+        // (which never rotates), fails.
+        let refusals = try await bed.counters()["strict_reuse_refusals"] as? [[String: Any]] ?? []
+        let rotatedAt = refusals.compactMap { ($0["rotated_at"] as? NSNumber)?.doubleValue }
+        let killWindow = 1.0
+        let inKillWindow = !rotatedAt.isEmpty && rotatedAt.allSatisfy { at in killTimes.contains { $0 >= at && $0 - at <= killWindow } }
+        let lostByKill = tally.record { t in !t.lost.isEmpty && inKillWindow && t.lost.allSatisfy { $0.contains("credbroker login microsoft ") } }
+        let windows = rotatedAt.map { at in killTimes.filter { $0 >= at }.min().map { String(format: "%.0f ms", ($0 - at) * 1000) } ?? "no kill after it" }
+
+        // After the run both grants still refresh: no refresh token was lost (or the
+        // Microsoft grant answers a clean reauth_required after a loss in the kill window).
         for body in forced {
             let answer = try await offload { try d.request("POST", "/v1/token", json: body) }
-            #expect(answer.status == 200, "after the soak: \(answer.text)")
+            if lostByKill && body.contains("microsoft") {
+                #expect(answer.status == 409 && answer.text.contains("reauth_required"), "after the soak: \(answer.text)")
+            } else {
+                #expect(answer.status == 200, "after the soak: \(answer.text)")
+            }
         }
         let googleRefreshes = try await bed.tokenRequests(client: OAuthBed.desktopClient, grantType: "refresh_token")
         let microsoftRefreshes = try await bed.tokenRequests(client: OAuthBed.msPublic, grantType: "refresh_token")
         tally.record { t in
-            #expect(t.lost.isEmpty, "lost refresh tokens: \(t.lost.prefix(3))")
+            #expect(t.lost.isEmpty || lostByKill,
+                    "lost refresh tokens: \(t.lost.prefix(3)); reuses refused by the sandbox: \(rotatedAt.count), the next kill after each rotation: \(windows)")
             #expect(t.unexpected.isEmpty, "\(t.unexpected.count) unexpected answers: \(t.unexpected.prefix(5))")
             #expect(t.ok > clients * Int(seconds) / 2, "only \(t.ok) tokens in \(seconds) s")
         }
@@ -156,7 +183,9 @@ struct SoakTests {
         let summary = growths.map { String(format: "%.1f%%", $0) }.joined(separator: " ")
         tally.record { t in
             print("soak: \(Int(seconds)) s, \(clients) clients: \(t.ok) tokens, \(t.locked) locked answers, \(t.refused) refused connections, "
-                  + "\(kills) kills, \(rotations) rotations, \(locks) lock/unlock; lost refresh tokens \(t.lost.count), unexpected \(t.unexpected.count); "
+                  + "\(kills) kills, \(rotations) rotations, \(locks) lock/unlock; lost refresh tokens \(t.lost.count)"
+                  + (lostByKill ? " (the Microsoft grant, to a kill \(windows.joined(separator: ", ")) after the provider rotated it: the D37 window)" : "")
+                  + ", unexpected \(t.unexpected.count); "
                   + "refreshes at the provider \(googleRefreshes) Google, \(microsoftRefreshes) Microsoft; RSS growth per life (5th s to last) \(summary)")
         }
     }

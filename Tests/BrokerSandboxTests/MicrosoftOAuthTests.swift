@@ -96,13 +96,24 @@ struct MicrosoftOAuthTests {
     func rotationStrict() async throws {
         try await TestSandbox.with(strict: true) { s in
             let tokens = try s.microsoftTokens()
+            #expect(try s.counters()["strict_reuse_refusals"] as? [Any] != nil)
+            #expect((try s.counters()["strict_reuse_refusals"] as? [Any])?.isEmpty == true)
+            let before = Date().timeIntervalSince1970
             let first = try s.microsoftRefresh(tokens.refresh)
+            let after = Date().timeIntervalSince1970
             #expect(first.status == 200)
             let reuse = try s.microsoftRefresh(tokens.refresh)
             #expect(reuse.status == 400)
             #expect(reuse.string("error") == "invalid_grant")
             let next = try #require(first.string("refresh_token"))
             #expect(try s.microsoftRefresh(next).status == 200)
+            // The refusal is counted with the time the refused token was rotated out (the
+            // soak test compares it with its kill times).
+            let refusals = try s.counters()["strict_reuse_refusals"] as? [[String: Any]] ?? []
+            #expect(refusals.count == 1)
+            let rotatedAt = try #require((refusals.first?["rotated_at"] as? NSNumber)?.doubleValue)
+            #expect(rotatedAt >= before && rotatedAt <= after, "rotated_at \(rotatedAt) outside \(before)...\(after)")
+            #expect((try s.control("DELETE", "counters").json["strict_reuse_refusals"] as? [Any])?.isEmpty == true)
         }
         // The same switch through the control API.
         try await TestSandbox.with { s in
