@@ -16,18 +16,16 @@ package struct LoopWaiter<Value: Sendable>: Sendable {
     /// Runs every waiter's `resume` with `value` on its own loop: one job per loop, which
     /// resumes that loop's waiters in the order they appear in `waiters`.
     package static func deliver(_ value: Value, to waiters: [LoopWaiter]) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, resumes: [@Sendable (Value) -> Void])] = [:]
-        var order: [ObjectIdentifier] = []
+        // One group per loop, in first-seen order; a daemon has as many loops as cores.
+        var groups: [(loop: any EventLoop, resumes: [@Sendable (Value) -> Void])] = []
         for waiter in waiters {
-            let id = ObjectIdentifier(waiter.loop)
-            if byLoop[id] == nil {
-                byLoop[id] = (waiter.loop, [])
-                order.append(id)
+            if let index = groups.firstIndex(where: { $0.loop === waiter.loop }) {
+                groups[index].resumes.append(waiter.resume)
+            } else {
+                groups.append((waiter.loop, [waiter.resume]))
             }
-            byLoop[id]!.resumes.append(waiter.resume)
         }
-        for id in order {
-            let (loop, resumes) = byLoop[id]!
+        for (loop, resumes) in groups {
             loop.execute {
                 for resume in resumes { resume(value) }
             }

@@ -196,9 +196,9 @@ final class Refresher: @unchecked Sendable {
     /// Joins the flight for `fk`, or starts it; `waiter` (if any) hears its outcome.
     private func flight(_ fk: FlightKey, scopes: [String], reason: Reason, waiter: Waiter?) -> Task<Result<Void, WireError>, Never> {
         lock.withLock {
-            if flights[fk] != nil {
-                if let waiter { flights[fk]!.waiters.append(waiter) }
-                return flights[fk]!.task
+            if let existing = flights[fk] {
+                if let waiter { flights[fk]?.waiters.append(waiter) }
+                return existing.task
             }
             nextID += 1
             let id = nextID

@@ -107,8 +107,8 @@ struct RefreshTokenRecord {
     var clientID: String
     /// False once rotated out (Zoom, Microsoft --strict) or revoked.
     var valid = true
-    var rotated = false
-    /// When a refresh rotated it out (seconds since 1970, the real clock).
+    /// When a refresh rotated it out (seconds since 1970 by the real clock, not the sandbox
+    /// clock); nil while it has not been.
     var rotatedAt: Double?
 }
 

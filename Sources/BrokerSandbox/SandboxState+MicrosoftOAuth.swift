@@ -237,9 +237,9 @@ extension SandboxState {
         guard record.clientID == client.clientID else {
             return oauthError(.microsoft, 400, "invalid_grant", "The refresh token was issued to a different client.", aadsts: 700_005)
         }
-        if record.rotated, settings.microsoftStrictRotation {
+        if let rotatedAt = record.rotatedAt, settings.microsoftStrictRotation {
             log("sandbox: refused reuse of a rotated Microsoft refresh token (strict)")
-            strictReuseRefusals.append(record.rotatedAt ?? 0)
+            strictReuseRefusals.append(rotatedAt)
             return oauthError(.microsoft, 400, "invalid_grant",
                 "The provided grant has already been redeemed: refresh token reuse detected (sandbox strict rotation).", aadsts: 70000)
         }
@@ -260,7 +260,6 @@ extension SandboxState {
             }
             if !wanted.isEmpty { scopes = wanted }
         }
-        refreshTokens[token]?.rotated = true
         refreshTokens[token]?.rotatedAt = Date().timeIntervalSince1970
         if settings.microsoftStrictRotation { refreshTokens[token]?.valid = false }
         let access = issueAccessToken(.microsoft, clientID: client.clientID, grantID: grant.id, user: grant.user, scopes: scopes)

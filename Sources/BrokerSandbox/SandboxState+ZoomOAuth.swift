@@ -104,7 +104,7 @@ extension SandboxState {
             return oauthError(.zoom, 400, "invalid_grant", "Invalid Token!")
         }
         refreshTokens[token]?.valid = false
-        refreshTokens[token]?.rotated = true
+        refreshTokens[token]?.rotatedAt = Date().timeIntervalSince1970
         return zoomTokenResponse(client: client, grantID: grant.id, user: grant.user, scopes: grant.scopes)
     }
 }

@@ -92,13 +92,11 @@ func refreshBench() async throws {
     let floorProcess = try startReferenceServer("floor-server", socket: root + "/herd-floor.sock")
     let floorHerd: (latencies: [Double], bad: Int)
     do {
+        // Stopped on every path: left running, it would outlive the bench and hold its
+        // output pipe open.
+        defer { stopReferenceServer(floorProcess) }
         floorHerd = try await herdLatencies(socket: root + "/herd-floor.sock", body: herdBody, count: concurrent, group: group)
-    } catch {
-        // Not left running: it would outlive the bench and hold its output pipe open.
-        stopReferenceServer(floorProcess)
-        throw error
     }
-    stopReferenceServer(floorProcess)
     try? await group.shutdownGracefully()
     let sorted = herd.latencies.sorted(), floorSorted = floorHerd.latencies.sorted()
     func pct(_ values: [Double], _ p: Double) -> Double { values.isEmpty ? .nan : values[min(values.count - 1, Int(Double(values.count) * p))] }

@@ -100,29 +100,34 @@ func socketBench() throws {
 /// the daemon loads, started, and nothing of credbroker's own. Measured the way the idle
 /// daemon is, half a second after it is ready.
 func measureMemoryFloor(binDir: String, socket: String) throws -> (rss: Int, split: (anon: Int, file: Int), mappings: [(name: String, rss: Int, pss: Int)]) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binDir + "/credbroker-memory-floor")
-    process.arguments = [socket]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    defer { stopReferenceServer(process) }
-    guard String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("READY") else {
-        throw BenchError("credbroker-memory-floor did not start (build it: swift build -c release --product credbroker-memory-floor)")
+    let path = binDir + "/credbroker-memory-floor"
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw BenchError("\(path) is missing: swift build -c release --product credbroker-memory-floor")
     }
+    let process = try startUntilReady(path, [socket])
+    defer { stopReferenceServer(process) }
     usleep(500_000)
     return (rssKiB(process.processIdentifier), rssSplitKiB(process.processIdentifier), memoryByMapping(process.processIdentifier))
 }
 
 /// Starts this executable as a reference server and waits for its READY line.
 func startReferenceServer(_ command: String, socket: String) throws -> Process {
+    try startUntilReady(CommandLine.arguments[0], [command, socket])
+}
+
+/// Starts `path` and waits until it prints READY; one that exits or prints anything else
+/// first is stopped and reported.
+func startUntilReady(_ path: String, _ arguments: [String]) throws -> Process {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    process.arguments = [command, socket]
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
     try process.run()
-    _ = output.fileHandleForReading.availableData
+    guard String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("READY") else {
+        stopReferenceServer(process)
+        throw BenchError("\(path) \(arguments.joined(separator: " ")) did not start")
+    }
     return process
 }
 
