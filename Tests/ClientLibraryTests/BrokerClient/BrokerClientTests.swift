@@ -33,6 +33,8 @@ struct BrokerClientTests {
             #expect(first.profile == "dev" && first.provider == "google" && first.account == Self.alice)
             #expect(first.value.hasPrefix("ya29.sandbox-"))
             #expect(first.expiresAt > Date().addingTimeInterval(70))
+            // The audit writer batches its lines: wait for the first one to be written.
+            #expect(BackgroundProcess.waitUntil { Self.tokenAuditLines(bed).count >= 1 })
             let before = Self.tokenAuditLines(bed).count
             #expect(before >= 1)
 
