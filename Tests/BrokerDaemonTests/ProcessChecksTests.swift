@@ -75,7 +75,12 @@ struct ProcessChecksTests {
         // check above can fail.
         let control = try BackgroundProcess("/usr/bin/setpriv", ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "/bin/sleep", "30"],
                                             logDirectory: d.dir.path, name: "control")
-        #expect(BackgroundProcess.waitUntil(timeout: 5) { Self.status(control.pid, "Uid")?.hasPrefix("\(Self.nobody)\t") == true })
+        // Wait for the exec of sleep, not only the uid: between setpriv's setresuid and its
+        // exec the kernel keeps the process undumpable, so its /proc entries are root's.
+        #expect(BackgroundProcess.waitUntil(timeout: 5) {
+            Self.status(control.pid, "Uid")?.hasPrefix("\(Self.nobody)\t") == true
+                && (try? String(contentsOfFile: "/proc/\(control.pid)/comm", encoding: .utf8)) == "sleep\n"
+        })
         #expect(Self.owner("/proc/\(control.pid)/environ") == Self.nobody)
         control.signal(SIGKILL)
         control.waitForExit(timeout: 5)
