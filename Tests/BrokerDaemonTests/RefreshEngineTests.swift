@@ -98,16 +98,22 @@ struct RefreshEngineTests {
             try await bed.control("DELETE", "counters")
             var crashAnswer: BrokerWire.HTTPResponse?
             if point == "in-flight" {
-                // The provider holds its answer; the daemon dies while waiting for it.
-                try await bed.control("POST", "faults", #"{"kind": "delay", "delay_ms": 3000, "count": 1}"#)
+                // The provider holds its answer; the daemon dies while waiting for it. The
+                // blocking request runs on its own thread, not the cooperative pool: there it
+                // held one of the two threads for the whole delay, and with another suite on
+                // the other, this loop could not look before the answer came (a delay long
+                // past any scheduling stall keeps the window open).
+                try await bed.control("POST", "faults", #"{"kind": "delay", "delay_ms": 20000, "count": 1}"#)
                 let daemon = bed.daemon
-                let request = Task.detached { try? daemon.request("POST", "/v1/token", json: Self.body("microsoft", [Self.msCalendars])) }
+                let request = Task { try? await offload { try daemon.request("POST", "/v1/token", json: Self.body("microsoft", [Self.msCalendars])) } }
                 var arrived = false
-                for _ in 0..<100 where !arrived {
+                let deadline = ContinuousClock.now + .seconds(15)
+                while !arrived, ContinuousClock.now < deadline {
                     arrived = (try await bed.counters()["in_flight_token_requests"] as? Int ?? 0) > 0
                     if !arrived { try await Task.sleep(for: .milliseconds(50)) }
                 }
-                #expect(arrived)
+                let counters = arrived ? [:] : try await bed.counters()
+                #expect(arrived, "the refresh never reached the provider: \(counters)")
                 bed.daemon.process?.signal(SIGKILL)
                 crashAnswer = await request.value
             } else {
