@@ -136,7 +136,9 @@ final class SandboxHTTPHandler: ChannelInboundHandler {
     }
 
     private func finish(_ reply: SandboxReply, keepAlive: Bool, context: ChannelHandlerContext) {
-        defer { if reply.isTokenRequest { sandbox.tokenRequestFinished() } }
+        // No longer in flight before the answer leaves: a client that reads it and sends its
+        // next request at once must not find this one still counted.
+        if reply.isTokenRequest { sandbox.tokenRequestFinished() }
         switch reply.action {
         case .drop:
             context.close(promise: nil)
