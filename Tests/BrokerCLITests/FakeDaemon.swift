@@ -18,7 +18,7 @@ final class FakeDaemon {
         let scenarioPath = try dir.write("scenario.json", String(decoding: try JSONSerialization.data(withJSONObject: scenario), as: UTF8.self))
         let script = BuiltProducts.packageRoot + "/Tests/python/fake_daemon.py"
         process = try BackgroundProcess("/usr/bin/env", ["python3", script, socket, scenarioPath, logPath], logDirectory: dir.path, name: "fake")
-        let up = BackgroundProcess.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: self.socket) || !self.process.isRunning }
+        let up = BackgroundProcess.waitUntil(timeout: 30) { self.process.stdout.contains("listening") || !self.process.isRunning }
         #expect(up && process.isRunning, "the fake daemon did not start: \(process.stderr)")
     }
 

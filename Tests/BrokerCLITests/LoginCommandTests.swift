@@ -81,6 +81,8 @@ struct LoginCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(d.requests("/v1/admin/login/complete").count == 2)
         #expect(r.stderr.contains("credbrokerd refused a callback: no pending login with this state; still waiting"))
+        // The fake browser logs each answer from its own thread, after the CLI has sent it.
+        #expect(BackgroundProcess.waitUntil(timeout: 20) { d.browser.count == 2 })
         #expect(d.browser.compactMap { $0["status"] as? Int } == [400, 200])
     }
 

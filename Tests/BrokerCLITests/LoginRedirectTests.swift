@@ -14,8 +14,10 @@ struct LoginRedirectTests {
         #expect(server.port > 0 && server.redirectURI == "http://127.0.0.1:\(server.port)/callback")
         var reports: [String] = []
         server.report = { reports.append($0) }
+        // The favicon first, answered (404) while the listener keeps waiting; then the callback.
         let favicon = try rawClient(port: server.port, get("/favicon.ico"), in: dir, name: "favicon")
-        let real = try rawClient(port: server.port, get("/callback?state=st-1&code=4%2FSECRET-CODE-xyz&scope=a+b", delay: 0.5), in: dir, name: "real")
+        try pump([favicon]) { let next = try server.next(until: .now + .milliseconds(200)); #expect(next == nil) }
+        let real = try rawClient(port: server.port, get("/callback?state=st-1&code=4%2FSECRET-CODE-xyz&scope=a+b"), in: dir, name: "real")
         let callback = try #require(try server.next(until: .now + .seconds(20)))
         #expect(callback.outcome == .code("4/SECRET-CODE-xyz", state: "st-1"))
         callback.finish(success: true)
@@ -54,6 +56,7 @@ struct LoginRedirectTests {
         let waited = ContinuousClock.now - started
         #expect(none == nil)
         #expect(waited >= .milliseconds(1900) && waited < .seconds(10), "\(waited)")
+        try pump([first] + clients) { let next = try server.next(until: .now + .milliseconds(200)); #expect(next == nil) }
         for client in clients { client.waitForExit() }
         #expect(first.stdout.hasPrefix("HTTP/1.1 400 ") && first.stdout.contains("Login failed"))
         #expect(clients[0].stdout.hasPrefix("HTTP/1.1 400 ") && clients[1].stdout.hasPrefix("HTTP/1.1 400 ") && clients[2].stdout.hasPrefix("HTTP/1.1 400 "))
@@ -71,7 +74,8 @@ struct LoginRedirectTests {
         server.expectedState = "st-3"
         server.report = { _ in }
         let forged = try rawClient(port: server.port, get("/callback?error=access_denied&state=forged"), in: dir, name: "forged")
-        let real = try rawClient(port: server.port, get("/callback?error=access_denied&error_description=The+user+said+no&state=st-3", delay: 0.4), in: dir, name: "real")
+        try pump([forged]) { let next = try server.next(until: .now + .milliseconds(200)); #expect(next == nil) }
+        let real = try rawClient(port: server.port, get("/callback?error=access_denied&error_description=The+user+said+no&state=st-3"), in: dir, name: "real")
         let callback = try #require(try server.next(until: .now + .seconds(20)))
         #expect(callback.outcome == .providerError("access_denied", description: "The user said no", state: "st-3"))
         callback.finish(success: false)

@@ -15,6 +15,14 @@ func get(_ target: String, delay: Double = 0) -> String {
     (delay > 0 ? "sleep \(delay); " : "") + "printf 'GET \(target.replacingOccurrences(of: "%", with: "%%")) HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nUser-Agent: test\\r\\n\\r\\n' >&3"
 }
 
+/// Runs `serve` (one short wait of the listener, which answers only while the test waits on
+/// it) again and again while any of `clients` runs, for at most 60 s: a client's bash may
+/// start seconds late on a loaded machine, after a fixed wait would have ended.
+func pump(_ clients: [BackgroundProcess], _ serve: () throws -> Void) rethrows {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while clients.contains(where: \.isRunning), ContinuousClock.now < deadline { try serve() }
+}
+
 @Suite("BrokerSystem's loopback listener")
 struct LoopbackListenerTests {
     @Test("an oversized head gets 431, a slow one 408, and neither blocks a real request")
@@ -29,6 +37,7 @@ struct LoopbackListenerTests {
         #expect(request.requestLine == "GET /ok HTTP/1.1")
         request.respond(Array("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".utf8))
         #expect(try listener.nextRequest(until: .now + .milliseconds(2500)) == nil)
+        try pump([big, slow, idle, real]) { let next = try listener.nextRequest(until: .now + .milliseconds(200)); #expect(next == nil) }
         for client in [big, slow, idle, real] { client.waitForExit() }
         #expect(big.stdout.hasPrefix("HTTP/1.1 431 "), "\(big.stdout)")
         #expect(slow.stdout.hasPrefix("HTTP/1.1 408 "), "\(slow.stdout)")

@@ -46,7 +46,11 @@ struct AuditAndUnlockTests {
         let device = try d.cli(["audit", "verify", "/dev/zero"])
         #expect(device.status == 1)
         #expect(device.stderr.contains("not a regular file"), "\(device.stderr)")
-        // The live file with its tail cut: the daemon knows where it last wrote.
+        // The live file with its tail cut: the daemon knows where it last wrote. Each verify
+        // above is audited too; those lines land first, or one appended after the cut would
+        // read as a broken chain instead of a cut tail.
+        #expect(BackgroundProcess.waitUntil { lines(d.auditLog).filter { $0.contains("\"route\":\"/v1/admin/audit/verify\"") }.count >= 6 },
+                "\(lines(d.auditLog).suffix(3))")
         try write(Array(original.dropLast(2)), to: d.auditLog)
         let cut = try d.cli(["audit", "verify", d.auditLog])
         #expect(cut.status == 1)

@@ -60,7 +60,8 @@ struct CanarySweepTests {
         }
         #expect(getuid() != 0 || cliProcFiles.count == 4, "the CLI's argv and environment were not read")
         // The control for the browser: xdg-open ran, with the authorization URL.
-        _ = BackgroundProcess.waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: browserRecord) }
+        // The fake xdg-open writes the URL, then its environment: wait for the whole record.
+        _ = BackgroundProcess.waitUntil(timeout: 30) { (try? String(contentsOfFile: browserRecord, encoding: .utf8))?.contains("DISPLAY=:99") == true }
         let record = (try? String(contentsOfFile: browserRecord, encoding: .utf8)) ?? ""
         #expect(record.contains("code_challenge=") && record.contains("DISPLAY=:99"), "xdg-open was not started with the URL: \(record)")
 

@@ -86,7 +86,9 @@ struct DaemonEndToEndTests {
 
     @Test("SIGUSR1 locks; the idle timeout locks; a restarted daemon starts locked")
     func lockTriggers() throws {
-        let d = try TestDaemon(config: "idle_lock_seconds = 2\n")
+        // Long enough that provisioning, and each unlock and token below, fit well inside it
+        // on a loaded machine.
+        let d = try TestDaemon(config: "idle_lock_seconds = 10\n")
         try d.provision()
         #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 200)
         d.process!.signal(SIGUSR1)
@@ -94,7 +96,7 @@ struct DaemonEndToEndTests {
         #expect(locked)
         #expect(try d.unlock().status == 200)
         #expect(try d.request("POST", "/v1/token", json: TestDaemon.tokenBody).status == 200)
-        let idleLocked = BackgroundProcess.waitUntil(timeout: 15) { (try? d.request("GET", "/v1/health"))?.text.contains("\"locked\"") ?? false }
+        let idleLocked = BackgroundProcess.waitUntil(timeout: 40) { (try? d.request("GET", "/v1/health"))?.text.contains("\"locked\"") ?? false }
         #expect(idleLocked)
         #expect(d.stop() == 0)
         try d.start()
@@ -139,10 +141,14 @@ struct DaemonEndToEndTests {
         let d = try TestDaemon()
         let p = Data(TestDaemon.passphrase.utf8).base64EncodedString()
         // init runs a KDF on the vault thread: it is in flight when SIGTERM arrives.
+        let pid = d.process!.pid
+        let before = rssKiB(pid)
         let connection = try UnixSocket.connect(to: d.socket)
         let body = Array("{\"passphrase\":\"\(p)\",\"kdf\":\"moderate\"}".utf8)
         try connection.send(HTTPRequestWriter.request(method: "POST", path: "/v1/admin/init", body: body))
-        usleep(100_000)
+        // The moderate KDF fills 256 MiB: once the daemon has grown by 64 MiB, init is
+        // running (a fixed pause could signal before the daemon had read the request).
+        #expect(BackgroundProcess.waitUntil(timeout: 20) { rssKiB(pid) > before + 64 * 1024 }, "RSS \(rssKiB(pid)) KiB, \(before) KiB before")
         d.process!.signal(SIGTERM)
         var parser = HTTPResponseParser()
         var response: HTTPResponse?

@@ -105,11 +105,13 @@ struct IdentityTests {
         let fake = try BackgroundProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
             import socket, sys
             s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+            print("listening", flush=True)
             while True:
                 c, _ = s.accept(); c.recv(65536)
                 c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 11\\r\\n\\r\\n{"ok":true}'); c.close()
             """, socket], logDirectory: dir.path, name: "fake")
-        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: socket) })
+        // The socket file appears at bind, before listen: wait for the listener's own word.
+        #expect(BackgroundProcess.waitUntil { fake.stdout.contains("listening") || !fake.isRunning }, "\(fake.stderr)")
         let r = try Subprocess.run(BuiltProducts.path("credbroker"), ["vault", "unlock", "--socket", socket, "--passphrase-file", "-"], stdin: "a secret passphrase\n")
         #expect(r.status == 1)
         #expect(r.stderr.contains("refused: it is served by uid 65534"), "\(r.stderr)")

@@ -115,7 +115,7 @@ struct ImportTests {
             // The caller asked for fewer scopes than the grant holds: one narrowed refresh.
             #expect(try await Self.refreshes(bed, of: tokens.refresh) == 2)
             // The audit log has the import, never the secret.
-            let audit = try String(contentsOfFile: bed.daemon.auditLog, encoding: .utf8)
+            let audit = bed.daemon.auditText(containing: "application_default_credentials.json")
             #expect(audit.contains("/v1/admin/import") && audit.contains("application_default_credentials.json"))
 
             // The same token again, in another file: a duplicate, refused before the provider

@@ -50,7 +50,7 @@ struct OAuthFlowTests {
             let gone = try bed.token("google", scopes: [Self.gmailRead])
             #expect(gone.status == 404, "\(gone.text)")
             #expect(try await bed.api("/google/calendar/v3/users/me/calendarList", token: token) == 401, "revocation at the provider ends the access token too")
-            let audit = try String(contentsOfFile: bed.daemon.auditLog, encoding: .utf8)
+            let audit = bed.daemon.auditText(containing: "\"route\":\"/v1/admin/revoke\"")
             #expect(audit.contains("\"route\":\"/v1/admin/revoke\""))
             #expect(!audit.contains(token))
         }
@@ -152,9 +152,17 @@ struct OAuthFlowTests {
             let code = try #require(userCode, "no user code: \(login.stderr)")
             // The daemon polls: pending, pending, then slow_down (its interval grows by 5 s),
             // and after the approval, tokens.
-            try await Task.sleep(for: .milliseconds(2500))
+            // Conditions, not pauses: a loaded machine may poll late.
+            let deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+            var deadline = ContinuousClock.now + .seconds(30)
+            while try await bed.tokenRequests(client: OAuthBed.tvClient, grantType: deviceGrant) < 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             try await bed.control("POST", "faults", #"{"kind": "slow_down", "count": 1}"#)
-            try await Task.sleep(for: .milliseconds(1500))
+            deadline = ContinuousClock.now + .seconds(30)
+            while !((try await bed.control("GET", "faults")["faults"] as? [Any])?.isEmpty ?? true), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             try await bed.control("POST", "device", #"{"user_code": "\#(code)", "action": "approve"}"#)
             #expect(login.waitForExit(timeout: 40) == 0, "\(login.stderr)")
             let polls = try await bed.tokenRequests(client: OAuthBed.tvClient, grantType: "urn:ietf:params:oauth:grant-type:device_code")

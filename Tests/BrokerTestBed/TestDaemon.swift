@@ -54,9 +54,26 @@ public final class TestDaemon: @unchecked Sendable {
         let command = launcher + [BuiltProducts.path("credbrokerd")] + arguments + extraArguments
         process = try BackgroundProcess(command[0], Array(command.dropFirst()), environment: env, logDirectory: dir.path)
         if waitForSocket {
-            let up = BackgroundProcess.waitUntil { (try? self.request("GET", "/v1/health"))?.status == 200 || !(self.process?.isRunning ?? false) }
+            // Up is the health answer and the "listening" notice: the daemon may answer
+            // between binding the socket and giving it its final mode, and logs after that.
+            let up = BackgroundProcess.waitUntil {
+                ((try? self.request("GET", "/v1/health"))?.status == 200 && self.process?.stderr.contains("[BrokerDaemon] listening") == true)
+                    || !(self.process?.isRunning ?? false)
+            }
             #expect(up && process!.isRunning, "credbrokerd did not come up: \(process!.stderr)")
         }
+    }
+
+    /// The audit log once it contains `text`, or as it is after `timeout` seconds: the
+    /// daemon's writer batches lines, so a line lands a moment after the answer to the
+    /// request it records.
+    public func auditText(containing text: String, timeout: Double = 20) -> String {
+        var audit = ""
+        _ = BackgroundProcess.waitUntil(timeout: timeout) {
+            audit = (try? String(contentsOfFile: self.auditLog, encoding: .utf8)) ?? ""
+            return audit.contains(text)
+        }
+        return audit
     }
 
     /// SIGTERM and wait; returns the exit status.

@@ -158,4 +158,5 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 if os.path.exists(SOCKET):
     os.unlink(SOCKET)
 with Server(SOCKET, Handler) as server:
+    print("listening", flush=True)  # bound and listening: FakeDaemon waits for this line
     server.serve_forever()

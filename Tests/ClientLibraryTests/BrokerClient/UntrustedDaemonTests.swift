@@ -58,8 +58,9 @@ struct UntrustedDaemonTests {
             return e.code == .untrustedDaemon && e.message.contains(socket) && e.message.contains("uid 65534")
         }
         // The listener saw the connection close with nothing written to it.
-        #expect(BackgroundProcess.waitUntil { FileManager.default.fileExists(atPath: report) }, "listener: \(process.stderr)")
-        #expect((try? String(contentsOfFile: report, encoding: .utf8)) == "0")
+        // The file appears at open, its byte count a moment later.
+        #expect(BackgroundProcess.waitUntil { (try? String(contentsOfFile: report, encoding: .utf8)) == "0" },
+                "listener: \(process.stderr), report: \((try? String(contentsOfFile: report, encoding: .utf8)) ?? "none")")
         await client.shutdown()
     }
 }
