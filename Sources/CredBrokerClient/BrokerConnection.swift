@@ -47,7 +47,7 @@ final class BrokerConnection: Sendable {
     /// generous; its job is to free a caller from a daemon that hangs.
     static let requestTimeout = TimeAmount.seconds(90)
     /// Connecting to a Unix socket is immediate or refused; a full listen backlog is the
-    /// only wait.
+    /// only wait (`connectWaitingForBacklog`).
     static let connectTimeout = TimeAmount.seconds(5)
     /// The largest answer read: a profile listing for many profiles stays far below it.
     static let maxAnswerBytes = 4 * 1024 * 1024
@@ -69,7 +69,7 @@ final class BrokerConnection: Sendable {
             }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            channel = try await Self.connectWaitingForBacklog(bootstrap, path: path)
         } catch {
             throw ConnectionFailure(reason: Self.reason(error), retryable: false)
         }
@@ -138,6 +138,24 @@ final class BrokerConnection: Sendable {
             }
         }
         return "\(error)"
+    }
+
+    /// Connects, waiting up to `connectTimeout` for room in a full listen backlog. A TCP
+    /// connect waits for the listener by itself; a non-blocking connect to a Unix socket
+    /// does not: it fails at once with EAGAIN while the daemon's backlog is full (a herd of
+    /// clients starting together). The backlog drains as the daemon accepts, so the connect
+    /// is tried again after a pause of 1 ms, doubling up to 100 ms.
+    static func connectWaitingForBacklog(_ bootstrap: ClientBootstrap, path: String) async throws -> any Channel {
+        let deadline = ContinuousClock.now + .nanoseconds(connectTimeout.nanoseconds)
+        var pause = Duration.milliseconds(1)
+        while true {
+            do {
+                return try await bootstrap.connect(unixDomainSocketPath: path).get()
+            } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now + pause < deadline {
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(100))
+            }
+        }
     }
 
     /// strerror's text for the errnos a Unix-socket client meets, without reading C memory.

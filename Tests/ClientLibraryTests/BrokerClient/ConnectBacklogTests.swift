@@ -1,0 +1,94 @@
+import BrokerTesting
+import CredBrokerClient
+import Foundation
+import Testing
+
+/// A non-blocking connect to a Unix socket whose listen backlog is full fails at once with
+/// EAGAIN instead of waiting, as a TCP connect would. A herd of clients starting together
+/// meets exactly that; the client waits for room up to its connect timeout.
+@Suite("Broker client: a full listen backlog")
+struct ConnectBacklogTests {
+    static let hasPython = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+
+    /// Listens with a backlog of 0 and fills it with its own connections until the kernel
+    /// says EAGAIN, then writes how many it queued to `marker`. When `go` appears (never,
+    /// if it is "-"), it closes them and answers every HTTP request with a health answer.
+    static let listener = """
+        import os, socket, sys, time
+        path, marker, go = sys.argv[1], sys.argv[2], sys.argv[3]
+        s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(0)
+        fillers = []
+        while True:
+            c = socket.socket(socket.AF_UNIX); c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                c.close(); break
+            fillers.append(c)
+        with open(marker + ".tmp", "w") as f: f.write(str(len(fillers)))
+        os.rename(marker + ".tmp", marker)
+        while go == "-" or not os.path.exists(go):
+            time.sleep(0.01)
+        for c in fillers: c.close()
+        body = b'{"status": "ok", "version": "0.0.0-backlog", "uptime_seconds": 7}'
+        while True:
+            conn, _ = s.accept(); conn.settimeout(60)
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk: break
+                data += chunk
+            if data:
+                conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+        """
+
+    /// Starts the listener and waits until its backlog is full.
+    static func fullListener(in dir: TemporaryDirectory, go: String) throws -> (BackgroundProcess, String) {
+        let socket = dir.file("broker.sock"), marker = dir.file("full")
+        let process = try BackgroundProcess("/usr/bin/python3", ["-c", listener, socket, marker, go], logDirectory: dir.path, name: "listener")
+        let full = BackgroundProcess.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: marker) || !process.isRunning }
+        #expect(full && process.isRunning, "listener: \(process.stderr)")
+        let queued = Int((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "") ?? -1
+        #expect(queued >= 1, "the listener queued \(queued) connections before EAGAIN")
+        return (process, socket)
+    }
+
+    @Test("a backlog that drains: the client waits for room and gets its answer",
+          .enabled(if: hasPython, "needs /usr/bin/python3"))
+    func waitsForRoom() async throws {
+        let dir = try TemporaryDirectory(prefix: "cbc-backlog")
+        defer { dir.remove() }
+        let go = dir.file("go")
+        let (process, socket) = try Self.fullListener(in: dir, go: go)
+        defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
+        let client = BrokerClient(socketPath: socket, profile: "dev")
+        let health = Task { try await client.health() }
+        // Let the client meet the full backlog (EAGAIN at once before the fix), then drain it.
+        try await Task.sleep(for: .milliseconds(300))
+        FileManager.default.createFile(atPath: go, contents: nil)
+        let answer = try await health.value
+        #expect(answer.version == "0.0.0-backlog" && answer.status == "ok")
+        await client.shutdown()
+    }
+
+    @Test("a backlog that never drains: the client gives up after its connect timeout and says why",
+          .enabled(if: hasPython, "needs /usr/bin/python3"))
+    func givesUpWhenFull() async throws {
+        let dir = try TemporaryDirectory(prefix: "cbc-backlog")
+        defer { dir.remove() }
+        let (process, socket) = try Self.fullListener(in: dir, go: "-")
+        defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
+        let client = BrokerClient(socketPath: socket, profile: "dev")
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await client.health()
+        } throws: { error in
+            guard let e = error as? BrokerError else { return false }
+            #expect(e.message.contains("listen backlog is full"), "\(e.message)")
+            return e.message.contains(socket)
+        }
+        // Only a lower bound, which a loaded machine cannot break: it waited, then gave up.
+        #expect(ContinuousClock.now - started >= .seconds(4), "gave up after \(ContinuousClock.now - started)")
+        await client.shutdown()
+    }
+}
