@@ -82,6 +82,20 @@ struct LoadReport {
     var perSecond: Double { Double(requests) / seconds }
 }
 
+/// Connects, trying again for up to 5 s while the listen backlog is full: a non-blocking
+/// connect to a Unix socket fails at once with EAGAIN there, and a bench opening hundreds of
+/// connections in a row can outrun the server's accepts.
+func connectUnix(_ bootstrap: ClientBootstrap, _ socket: String) throws -> any Channel {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while true {
+        do {
+            return try bootstrap.connect(unixDomainSocketPath: socket).wait()
+        } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now < deadline {
+            usleep(1_000)
+        }
+    }
+}
+
 func runLoad(socket: String, request: [UInt8], connections: Int, seconds: Double, group: any EventLoopGroup) throws -> LoadReport {
     let results = LoadResults()
     var buffer = ByteBufferAllocator().buffer(capacity: request.count)
@@ -96,7 +110,7 @@ func runLoad(socket: String, request: [UInt8], connections: Int, seconds: Double
     }
     let start = clock.now
     for _ in 0..<connections {
-        channels.append(try bootstrap.connect(unixDomainSocketPath: socket).wait())
+        channels.append(try connectUnix(bootstrap, socket))
     }
     Thread.sleep(forTimeInterval: seconds)
     results.running.withLockedValue { $0 = false }

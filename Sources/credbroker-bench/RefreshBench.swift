@@ -166,13 +166,20 @@ func herdLatencies(socket: String, body: String, count: Int, group: MultiThreade
     let results = NIOLockedValueBox<(latencies: [Double], bad: Int)>(([], 0))
     let request = HTTPRequestWriter.request(method: "POST", path: "/v1/token", body: Array(body.utf8))
     var channels: [any Channel] = []
+    let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OneShotHandler(results: results)) }
+    }
     for _ in 0..<count {
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OneShotHandler(results: results)) }
+        // A full listen backlog (EAGAIN at once on a Unix socket) is waited for, up to 5 s.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                channels.append(try await bootstrap.connect(unixDomainSocketPath: socket).get())
+                break
+            } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
             }
-            .connect(unixDomainSocketPath: socket).get()
-        channels.append(channel)
+        }
     }
     for channel in channels {
         channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
