@@ -144,15 +144,20 @@ final class BrokerConnection: Sendable {
     /// connect waits for the listener by itself; a non-blocking connect to a Unix socket
     /// does not: it fails at once with EAGAIN while the daemon's backlog is full (a herd of
     /// clients starting together). The backlog drains as the daemon accepts, so the connect
-    /// is tried again after a pause of 1 ms, doubling up to 100 ms.
+    /// is tried again after a pause of 1 ms, doubling up to 100 ms, until the pauses add up
+    /// to the timeout. Counted in pauses, not on the clock: in a process whose threads are
+    /// busy, a pause can last longer than asked, and the attempts are what give the daemon
+    /// its chances.
     static func connectWaitingForBacklog(_ bootstrap: ClientBootstrap, path: String) async throws -> any Channel {
-        let deadline = ContinuousClock.now + .nanoseconds(connectTimeout.nanoseconds)
+        let budget = Duration.nanoseconds(connectTimeout.nanoseconds)
+        var paused = Duration.zero
         var pause = Duration.milliseconds(1)
         while true {
             do {
                 return try await bootstrap.connect(unixDomainSocketPath: path).get()
-            } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now + pause < deadline {
+            } catch let error as IOError where error.errnoCode == EAGAIN && paused < budget {
                 try await Task.sleep(for: pause)
+                paused += pause
                 pause = min(pause * 2, .milliseconds(100))
             }
         }

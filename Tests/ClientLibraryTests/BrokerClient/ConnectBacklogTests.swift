@@ -11,11 +11,13 @@ struct ConnectBacklogTests {
     static let hasPython = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
     /// Listens with a backlog of 0 and fills it with its own connections until the kernel
-    /// says EAGAIN, then writes how many it queued to `marker`. When `go` appears (never,
-    /// if it is "-"), it closes them and answers every HTTP request with a health answer.
+    /// says EAGAIN, then writes how many it queued to `marker`. After `drain` seconds (never,
+    /// if it is "-") it closes them and answers every HTTP request with a health answer.
+    /// The listener keeps the time itself: the test's own tasks may wait long for a thread
+    /// when the whole suite runs.
     static let listener = """
         import os, socket, sys, time
-        path, marker, go = sys.argv[1], sys.argv[2], sys.argv[3]
+        path, marker, drain = sys.argv[1], sys.argv[2], sys.argv[3]
         s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(0)
         fillers = []
         while True:
@@ -27,8 +29,9 @@ struct ConnectBacklogTests {
             fillers.append(c)
         with open(marker + ".tmp", "w") as f: f.write(str(len(fillers)))
         os.rename(marker + ".tmp", marker)
-        while go == "-" or not os.path.exists(go):
-            time.sleep(0.01)
+        while drain == "-":
+            time.sleep(60)
+        time.sleep(float(drain))
         for c in fillers: c.close()
         body = b'{"status": "ok", "version": "0.0.0-backlog", "uptime_seconds": 7}'
         while True:
@@ -43,9 +46,9 @@ struct ConnectBacklogTests {
         """
 
     /// Starts the listener and waits until its backlog is full.
-    static func fullListener(in dir: TemporaryDirectory, go: String) throws -> (BackgroundProcess, String) {
+    static func fullListener(in dir: TemporaryDirectory, drainAfter: String) throws -> (BackgroundProcess, String) {
         let socket = dir.file("broker.sock"), marker = dir.file("full")
-        let process = try BackgroundProcess("/usr/bin/python3", ["-c", listener, socket, marker, go], logDirectory: dir.path, name: "listener")
+        let process = try BackgroundProcess("/usr/bin/python3", ["-c", listener, socket, marker, drainAfter], logDirectory: dir.path, name: "listener")
         let full = BackgroundProcess.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: marker) || !process.isRunning }
         #expect(full && process.isRunning, "listener: \(process.stderr)")
         let queued = Int((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "") ?? -1
@@ -58,15 +61,12 @@ struct ConnectBacklogTests {
     func waitsForRoom() async throws {
         let dir = try TemporaryDirectory(prefix: "cbc-backlog")
         defer { dir.remove() }
-        let go = dir.file("go")
-        let (process, socket) = try Self.fullListener(in: dir, go: go)
+        // The client meets the full backlog (without the wait: EAGAIN, and the call fails at
+        // once) and is answered once the listener drains it, half a second later.
+        let (process, socket) = try Self.fullListener(in: dir, drainAfter: "0.5")
         defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
         let client = BrokerClient(socketPath: socket, profile: "dev")
-        let health = Task { try await client.health() }
-        // Let the client meet the full backlog (EAGAIN at once before the fix), then drain it.
-        try await Task.sleep(for: .milliseconds(300))
-        FileManager.default.createFile(atPath: go, contents: nil)
-        let answer = try await health.value
+        let answer = try await client.health()
         #expect(answer.version == "0.0.0-backlog" && answer.status == "ok")
         await client.shutdown()
     }
@@ -76,7 +76,7 @@ struct ConnectBacklogTests {
     func givesUpWhenFull() async throws {
         let dir = try TemporaryDirectory(prefix: "cbc-backlog")
         defer { dir.remove() }
-        let (process, socket) = try Self.fullListener(in: dir, go: "-")
+        let (process, socket) = try Self.fullListener(in: dir, drainAfter: "-")
         defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
         let client = BrokerClient(socketPath: socket, profile: "dev")
         let started = ContinuousClock.now
