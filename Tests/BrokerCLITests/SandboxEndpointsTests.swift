@@ -54,7 +54,8 @@ struct SandboxEndpointsTests {
         let dir = try TemporaryDirectory()
         let sandbox = try BackgroundProcess(BuiltProducts.path("credbroker"), ["sandbox", "--json"], logDirectory: dir.path, name: "sandbox")
         defer { sandbox.signal(SIGTERM); sandbox.waitForExit() }
-        #expect(BackgroundProcess.waitUntil { sandbox.stdout.split(separator: "\n").count >= 2 }, "\(sandbox.stderr)")
+        // Two whole lines: the second, JSON, may be read while it is being written.
+        #expect(BackgroundProcess.waitUntil { sandbox.stdout.filter { $0 == "\n" }.count >= 2 }, "\(sandbox.stderr)")
         let lines = sandbox.stdout.split(separator: "\n")
         let url = String(lines[0].dropFirst("READY ".count))
         let registration = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])

@@ -150,10 +150,11 @@ public final class OAuthBed: @unchecked Sendable {
         #expect(done.status == 200, "\(String(decoding: done.body, as: UTF8.self))")
     }
 
+    /// A URL with nothing after it may still be being written: only an ended one counts.
     public static func firstURL(in text: String, prefix: String) -> String? {
         guard let start = text.range(of: prefix) else { return nil }
         let rest = text[start.lowerBound...]
-        let end = rest.firstIndex(where: { $0 == " " || $0 == "\n" || $0 == "\"" || $0 == ">" }) ?? rest.endIndex
+        guard let end = rest.firstIndex(where: { $0 == " " || $0 == "\n" || $0 == "\"" || $0 == ">" }) else { return nil }
         return String(rest[..<end])
     }
 
