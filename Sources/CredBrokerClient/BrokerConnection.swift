@@ -1,8 +1,8 @@
 import BrokerWire
 import Glibc
-import NIOCore
+package import NIOCore
 import NIOHTTP1
-import NIOPosix
+package import NIOPosix
 
 /// One answer of the daemon, read whole.
 struct WireAnswer: Sendable {
@@ -69,7 +69,7 @@ final class BrokerConnection: Sendable {
             }
         let channel: any Channel
         do {
-            channel = try await Self.connectWaitingForBacklog(bootstrap, path: path)
+            channel = try await connectWaitingForBacklog(bootstrap, path: path, budget: .nanoseconds(connectTimeout.nanoseconds))
         } catch {
             throw ConnectionFailure(reason: Self.reason(error), retryable: false)
         }
@@ -138,29 +138,6 @@ final class BrokerConnection: Sendable {
             }
         }
         return "\(error)"
-    }
-
-    /// Connects, waiting up to `connectTimeout` for room in a full listen backlog. A TCP
-    /// connect waits for the listener by itself; a non-blocking connect to a Unix socket
-    /// does not: it fails at once with EAGAIN while the daemon's backlog is full (a herd of
-    /// clients starting together). The backlog drains as the daemon accepts, so the connect
-    /// is tried again after a pause of 1 ms, doubling up to 100 ms, until the pauses add up
-    /// to the timeout. Counted in pauses, not on the clock: in a process whose threads are
-    /// busy, a pause can last longer than asked, and the attempts are what give the daemon
-    /// its chances.
-    static func connectWaitingForBacklog(_ bootstrap: ClientBootstrap, path: String) async throws -> any Channel {
-        let budget = Duration.nanoseconds(connectTimeout.nanoseconds)
-        var paused = Duration.zero
-        var pause = Duration.milliseconds(1)
-        while true {
-            do {
-                return try await bootstrap.connect(unixDomainSocketPath: path).get()
-            } catch let error as IOError where error.errnoCode == EAGAIN && paused < budget {
-                try await Task.sleep(for: pause)
-                paused += pause
-                pause = min(pause * 2, .milliseconds(100))
-            }
-        }
     }
 
     /// strerror's text for the errnos a Unix-socket client meets, without reading C memory.
@@ -294,6 +271,28 @@ final class ResponseHandler: ChannelDuplexHandler {
             self.fail(context: context, ConnectionFailure(
                 reason: "credbrokerd at \(path) did not answer within \(BrokerConnection.requestTimeout.nanoseconds / 1_000_000_000) s",
                 retryable: false, code: .unavailable))
+        }
+    }
+}
+
+/// Connects to a Unix socket, waiting for room in a full listen backlog. A TCP connect waits
+/// for the listener by itself; a non-blocking connect to a Unix socket does not: it fails at
+/// once with EAGAIN while the backlog is full (a herd of clients starting together). The
+/// backlog drains as the server accepts, so the connect is tried again after a pause of
+/// 1 ms, doubling up to 100 ms, until the pauses add up to `budget`. Counted in pauses, not
+/// on the clock: in a process whose threads are busy, a pause can last longer than asked,
+/// and the attempts are what give the server its chances. (`package`: the benchmarks open
+/// their connections the same way.)
+package func connectWaitingForBacklog(_ bootstrap: ClientBootstrap, path: String, budget: Duration) async throws -> any Channel {
+    var paused = Duration.zero
+    var pause = Duration.milliseconds(1)
+    while true {
+        do {
+            return try await bootstrap.connect(unixDomainSocketPath: path).get()
+        } catch let error as IOError where error.errnoCode == EAGAIN && paused < budget {
+            try await Task.sleep(for: pause)
+            paused += pause
+            pause = min(pause * 2, .milliseconds(100))
         }
     }
 }

@@ -2,6 +2,7 @@ import BrokerHTTP
 import BrokerSandbox
 import BrokerSystem
 import BrokerWire
+import CredBrokerClient
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -170,16 +171,8 @@ func herdLatencies(socket: String, body: String, count: Int, group: MultiThreade
         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OneShotHandler(results: results)) }
     }
     for _ in 0..<count {
-        // A full listen backlog (EAGAIN at once on a Unix socket) is waited for, up to 5 s.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while true {
-            do {
-                channels.append(try await bootstrap.connect(unixDomainSocketPath: socket).get())
-                break
-            } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(1))
-            }
-        }
+        // A full listen backlog is waited for, as the client library does.
+        channels.append(try await connectWaitingForBacklog(bootstrap, path: socket, budget: .seconds(5)))
     }
     for channel in channels {
         channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)

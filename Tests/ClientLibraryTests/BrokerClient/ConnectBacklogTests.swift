@@ -45,50 +45,48 @@ struct ConnectBacklogTests {
                 conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
         """
 
-    /// Starts the listener and waits until its backlog is full.
-    static func fullListener(in dir: TemporaryDirectory, drainAfter: String) throws -> (BackgroundProcess, String) {
+    /// Starts the listener, waits until its backlog is full, and runs `body` with a client
+    /// of its socket; stops both afterwards.
+    static func withFullListener(drainAfter: String, _ body: (BrokerClient, String) async throws -> Void) async throws {
+        let dir = try TemporaryDirectory(prefix: "cbc-backlog")
+        defer { dir.remove() }
         let socket = dir.file("broker.sock"), marker = dir.file("full")
         let process = try BackgroundProcess("/usr/bin/python3", ["-c", listener, socket, marker, drainAfter], logDirectory: dir.path, name: "listener")
+        defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
         let full = BackgroundProcess.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: marker) || !process.isRunning }
         #expect(full && process.isRunning, "listener: \(process.stderr)")
         let queued = Int((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "") ?? -1
         #expect(queued >= 1, "the listener queued \(queued) connections before EAGAIN")
-        return (process, socket)
+        let client = BrokerClient(socketPath: socket, profile: "dev")
+        try await body(client, socket)
+        await client.shutdown()
     }
 
     @Test("a backlog that drains: the client waits for room and gets its answer",
           .enabled(if: hasPython, "needs /usr/bin/python3"))
     func waitsForRoom() async throws {
-        let dir = try TemporaryDirectory(prefix: "cbc-backlog")
-        defer { dir.remove() }
         // The client meets the full backlog (without the wait: EAGAIN, and the call fails at
         // once) and is answered once the listener drains it, half a second later.
-        let (process, socket) = try Self.fullListener(in: dir, drainAfter: "0.5")
-        defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
-        let client = BrokerClient(socketPath: socket, profile: "dev")
-        let answer = try await client.health()
-        #expect(answer.version == "0.0.0-backlog" && answer.status == "ok")
-        await client.shutdown()
+        try await Self.withFullListener(drainAfter: "0.5") { client, _ in
+            let answer = try await client.health()
+            #expect(answer.version == "0.0.0-backlog" && answer.status == "ok")
+        }
     }
 
     @Test("a backlog that never drains: the client gives up after its connect timeout and says why",
           .enabled(if: hasPython, "needs /usr/bin/python3"))
     func givesUpWhenFull() async throws {
-        let dir = try TemporaryDirectory(prefix: "cbc-backlog")
-        defer { dir.remove() }
-        let (process, socket) = try Self.fullListener(in: dir, drainAfter: "-")
-        defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
-        let client = BrokerClient(socketPath: socket, profile: "dev")
-        let started = ContinuousClock.now
-        await #expect {
-            _ = try await client.health()
-        } throws: { error in
-            guard let e = error as? BrokerError else { return false }
-            #expect(e.message.contains("listen backlog is full"), "\(e.message)")
-            return e.message.contains(socket)
+        try await Self.withFullListener(drainAfter: "-") { client, socket in
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await client.health()
+            } throws: { error in
+                guard let e = error as? BrokerError else { return false }
+                #expect(e.message.contains("listen backlog is full"), "\(e.message)")
+                return e.message.contains(socket)
+            }
+            // Only a lower bound, which a loaded machine cannot break: it waited, then gave up.
+            #expect(ContinuousClock.now - started >= .seconds(4), "gave up after \(ContinuousClock.now - started)")
         }
-        // Only a lower bound, which a loaded machine cannot break: it waited, then gave up.
-        #expect(ContinuousClock.now - started >= .seconds(4), "gave up after \(ContinuousClock.now - started)")
-        await client.shutdown()
     }
 }
