@@ -30,29 +30,38 @@ public enum Subprocess {
         }
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        // Close-on-exec pipes: Foundation's Pipe() is not, and Process does not close other
+        // descriptors in the child, so a process another test starts at the same moment
+        // inherited the write end of this one's stdout and held it open: the read below
+        // waited for an end of file that never came (a release CI run hung on it). The
+        // child gets its ends through dup2, which clears the flag on the copy.
+        let out = try CloexecPipe(), err = try CloexecPipe(), input = try CloexecPipe()
+        process.standardOutput = out.write
+        process.standardError = err.write
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input.read
         try process.run()
+        // The child has its copies; the parent's would keep the pipes open.
+        try out.write.close()
+        try err.write.close()
+        try input.read.close()
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         defer { watchdog.cancel() }
         if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
+            input.write.write(Data(stdin.utf8))
+            try input.write.close()
         }
         // Read both pipes concurrently so neither can fill and block the child.
         let errData = Mutex(Data())
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
+            let data = err.read.readDataToEndOfFile()
             errData.withLock { $0 = data }
             group.leave()
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.read.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
         let errBytes = errData.withLock { $0 }
@@ -66,6 +75,24 @@ public enum Subprocess {
     /// Whether `name` is found in PATH.
     public static func isAvailable(_ name: String) -> Bool {
         (try? run("which", [name]).status) == 0
+    }
+}
+
+/// A pipe whose two ends are close-on-exec, as FileHandles that close their descriptors
+/// when released. (pipe2 is not in Glibc's Swift module; the flag is set right after
+/// pipe(), so the window a concurrent spawn could inherit them in is a few instructions,
+/// not the whole spawn as with Foundation's Pipe.)
+struct CloexecPipe {
+    let read: FileHandle
+    let write: FileHandle
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0, fcntl(fds[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        read = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        write = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
     }
 }
 
