@@ -175,7 +175,7 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     private func dispatch(context: ChannelHandlerContext, head h: HTTPRequestHead, body: [UInt8]) {
-        let keepAlive = h.isKeepAlive
+        let keepAlive = h.isKeepAlive && !Self.endsHTTP(h)
         if let wait = registry.takeRequest(uid: caller.uid) {
             write(context: context, Response.error(WireError(.tooMany, "too many requests from uid \(caller.uid); retry after \(wait) s", retryAfter: wait)), keepAlive: keepAlive)
             return
@@ -247,6 +247,14 @@ final class RequestHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             timeouts.responseSent()
         }
+    }
+
+    /// A CONNECT, or a request asking to upgrade the protocol: NIO's decoder (llhttp) stops
+    /// parsing after it and NIO's encoder frames the answer to a CONNECT without a length,
+    /// so the connection cannot carry another exchange. The request is answered as any other
+    /// (a CONNECT gets 405 or 404) and the connection closed (docs/spec/api.md, "Transport").
+    static func endsHTTP(_ head: HTTPRequestHead) -> Bool {
+        head.method == .CONNECT || head.headers.contains(name: "upgrade")
     }
 
     private func reject(context: ChannelHandlerContext, _ error: WireError, status: Int) {

@@ -57,6 +57,12 @@ public struct HTTPResponseParser: Sendable {
 
     /// The next whole response, removing its bytes; nil when more bytes are needed.
     public mutating func next() throws(HTTPFramingError) -> HTTPResponse? {
+        try next(bodiless: false)
+    }
+
+    /// The next whole response; with `bodiless`, one that has no body whatever its
+    /// `Content-Length` says: the answer to a HEAD or a CONNECT (RFC 9110 §9.3.2, §9.3.6).
+    public mutating func next(bodiless: Bool) throws(HTTPFramingError) -> HTTPResponse? {
         guard let headEnd = Self.find([13, 10, 13, 10], in: buffer) else {
             if buffer.count > Self.maxHeadBytes { throw HTTPFramingError(message: "response head exceeds \(Self.maxHeadBytes) bytes") }
             return nil
@@ -84,7 +90,7 @@ public struct HTTPResponseParser: Sendable {
             headers.append((name, value))
         }
         guard length <= maxBodyBytes else { throw HTTPFramingError(message: "response body of \(length) bytes exceeds \(maxBodyBytes)") }
-        let total = headEnd + 4 + length
+        let total = headEnd + 4 + (bodiless ? 0 : length)
         guard buffer.count >= total else { return nil }
         let body = Array(buffer[(headEnd + 4)..<total])
         buffer.removeFirst(total)
