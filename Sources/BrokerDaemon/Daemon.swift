@@ -328,7 +328,10 @@ extension Listener {
         // Outbound header validation is off: every response header name and value is the
         // daemon's own constant or number, never caller input.
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts))
+        let halfClose = HalfCloseTracker()
+        try sync.addHandler(halfClose, position: .before(try sync.handler(type: HTTPServerPipelineHandler.self)))
+        try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts,
+                                           halfClose: halfClose))
     }
 }
 

@@ -12,6 +12,7 @@ import NIOHTTP1
 final class ConnectionTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum State { case idle, reading, processing }
     private var state = State.idle
@@ -67,6 +68,16 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
         deadline = .distantFuture
     }
 
+    /// Closes the connection once every write queued before this call has gone out: an
+    /// empty write from the front of the pipeline completes after all of them.
+    func closeWhenWritten() {
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
     /// The response has been written; wait for the next request.
     func responseSent() {
         if bytesWhileProcessing {
@@ -109,7 +120,8 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 }
 
 /// Collects one request (head ≤ maxHeadBytes, body ≤ maxBodyBytes), hands it to the router,
-/// and writes the response. Malformed HTTP gets a JSON 400 and the connection closed.
+/// and writes the response. Malformed HTTP gets a JSON 400 and the connection closed. Once
+/// the client has half-closed, the connection is closed after the last answer.
 final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -123,10 +135,17 @@ final class RequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var discarding = false
+    private let halfClose: HalfCloseTracker
+    /// Requests handed to the router and answered (or being answered) on this connection.
+    private var answered = 0
+    /// An answer saying `Connection: close` has been written: it closes the connection.
+    private var closing = false
     /// The last 200 keep-alive JSON head and its body length (reused while they match).
     private var lastOKHead: (length: Int, head: HTTPResponseHead)?
 
-    init(caller: Caller, router: Router, registry: ConnectionRegistry, limits: Configuration.Limits, timeouts: ConnectionTimeoutHandler) {
+    init(caller: Caller, router: Router, registry: ConnectionRegistry, limits: Configuration.Limits, timeouts: ConnectionTimeoutHandler,
+         halfClose: HalfCloseTracker) {
+        self.halfClose = halfClose
         self.caller = caller
         self.auditCaller = AuditCaller(caller)
         self.router = router
@@ -177,6 +196,7 @@ final class RequestHandler: ChannelInboundHandler {
     private func dispatch(context: ChannelHandlerContext, head h: HTTPRequestHead, body: [UInt8]) {
         let keepAlive = h.isKeepAlive && !Self.endsHTTP(h)
         if let wait = registry.takeRequest(uid: caller.uid) {
+            answered += 1
             write(context: context, Response.error(WireError(.tooMany, "too many requests from uid \(caller.uid); retry after \(wait) s", retryAfter: wait)), keepAlive: keepAlive)
             return
         }
@@ -186,6 +206,7 @@ final class RequestHandler: ChannelInboundHandler {
         if let q = uri.firstIndex(of: "?") {
             pathPart = uri[..<q]
             guard let parsed = PathCoding.query(uri[uri.index(after: q)...]) else {
+                answered += 1
                 write(context: context, .error(.badRequest, "the query string is not valid percent-encoding"), keepAlive: keepAlive)
                 return
             }
@@ -199,6 +220,7 @@ final class RequestHandler: ChannelInboundHandler {
         switch router.route(request, eventLoop: context.eventLoop) {
         case .now(let response):
             registry.requestFinished()
+            answered += 1
             write(context: context, response, keepAlive: keepAlive)
         case .later(let future):
             let registry = self.registry
@@ -206,6 +228,7 @@ final class RequestHandler: ChannelInboundHandler {
             future.whenComplete { result in
                 registry.requestFinished()
                 let (handler, context) = bound.value
+                handler.answered += 1
                 switch result {
                 case .success(let response): handler.write(context: context, response, keepAlive: keepAlive)
                 case .failure: handler.write(context: context, .error(.internal, "internal error"), keepAlive: keepAlive)
@@ -216,7 +239,8 @@ final class RequestHandler: ChannelInboundHandler {
 
     private func write(context: ChannelHandlerContext, _ response: Response, keepAlive: Bool) {
         guard context.channel.isActive else { return }
-        let close = response.close || !keepAlive
+        let close = response.close || !keepAlive || halfClose.allAnswered(answered)
+        if close { closing = true }
         let head: HTTPResponseHead
         if response.status == 200, !close, response.headers.isEmpty, response.contentType == "application/json",
            let cached = lastOKHead, cached.length == response.body.count {
@@ -267,6 +291,22 @@ final class RequestHandler: ChannelInboundHandler {
         write(context: context, response, keepAlive: false)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // NIO's pipelining assistance may hand the half-close on before requests it
+            // still holds, and one may be with the router: close only when every request
+            // that came before the half-close has its answer (else the last answer closes).
+            // This may run inside the write of that answer, before its flush: close only
+            // once everything written has gone out.
+            if halfClose.allAnswered(answered), !closing {
+                closing = true
+                timeouts.closeWhenWritten()
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is HTTPParserError, !discarding {
             discarding = true
@@ -276,6 +316,34 @@ final class RequestHandler: ChannelInboundHandler {
             return
         }
         context.close(promise: nil)
+    }
+}
+
+/// Counts the whole requests NIO's decoder delivers and how many had come when the client
+/// half-closed. It sits between the decoder and NIO's pipelining assistance, which holds
+/// pipelined requests back while one is answered but may hand the half-close on before them.
+final class HalfCloseTracker: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private var requests = 0
+    private var requestsBeforeHalfClose: Int?
+
+    /// The client has half-closed and `answered` requests cover all it sent before.
+    func allAnswered(_ answered: Int) -> Bool {
+        requestsBeforeHalfClose.map { answered >= $0 } ?? false
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { requests += 1 }
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed, requestsBeforeHalfClose == nil {
+            requestsBeforeHalfClose = requests
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

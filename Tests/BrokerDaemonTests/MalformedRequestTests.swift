@@ -170,6 +170,47 @@ struct MalformedRequestTests {
         d.stop()
     }
 
+    @Test("after a half-close the daemon answers every request sent before it, then closes")
+    func halfClose() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        let body = TestDaemon.tokenBody
+        let requests = "GET /v1/health HTTP/1.1\r\nHost: credbroker\r\n\r\n"
+            + "POST /v1/token HTTP/1.1\r\nHost: credbroker\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            + "GET /v1/profiles HTTP/1.1\r\nHost: credbroker\r\n\r\n"
+        for pipelined in [true, false] {
+            // The idle timeout is 60 s and the read timeout 20 s: end of stream within them
+            // is the daemon closing because the client half-closed.
+            let connection = try UnixSocket.connect(to: d.socket, timeoutSeconds: 20)
+            var parser = HTTPResponseParser()
+            var answers: [HTTPResponse] = []
+            if pipelined {
+                try connection.send(Array(requests.utf8))
+            } else {
+                // One at a time: the half-close comes when nothing is in flight.
+                try connection.send(Array("GET /v1/health HTTP/1.1\r\nHost: credbroker\r\n\r\n".utf8))
+                while answers.isEmpty, let chunk = try? connection.receive(), !chunk.isEmpty {
+                    parser.append(chunk)
+                    if let answer = try parser.next() { answers.append(answer) }
+                }
+            }
+            connection.shutdownWrite()
+            var closed = false
+            while let chunk = try? connection.receive() {
+                if chunk.isEmpty { closed = true; break }
+                parser.append(chunk)
+            }
+            while let answer = try parser.next() { answers.append(answer) }
+            #expect(closed, "pipelined \(pipelined): still open after \(answers.count) answers")
+            #expect(answers.map(\.status) == (pipelined ? [200, 200, 200] : [200]),
+                    "pipelined \(pipelined): \(answers.map { "\($0.status) \(String(decoding: $0.body, as: UTF8.self))" })")
+            if pipelined, answers.count == 3 {
+                #expect(String(decoding: answers[1].body, as: UTF8.self).contains("ya29.test-token-canary"))
+            }
+        }
+        d.stop()
+    }
+
     @Test("200 slow clients sending a byte a second are cut at the request timeout while others are served")
     func slowClients() throws {
         let d = try TestDaemon(config: "[limits]\nrequest_timeout_seconds = 2\n")
