@@ -208,6 +208,7 @@ let package = Package(
                 "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Fuzz/Sources/FuzzTargets", swiftSettings: strictSettings),

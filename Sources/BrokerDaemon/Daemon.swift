@@ -321,7 +321,7 @@ extension Listener {
     /// HTTP/1.1 codec (llhttp), then the request handler and the router. The fuzzers build
     /// the same pipeline on a channel without a socket (RequestHarness).
     static func addHandlers(to channel: any Channel, caller: Caller, router: Router, registry: ConnectionRegistry,
-                            limits: Configuration.Limits) throws {
+                            limits: Configuration.Limits, observer: (any ChannelHandler)? = nil) throws {
         let timeouts = ConnectionTimeoutHandler(requestTimeout: limits.requestTimeoutSeconds, idleTimeout: limits.idleTimeoutSeconds)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(timeouts)
@@ -330,6 +330,7 @@ extension Listener {
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
         let halfClose = HalfCloseTracker()
         try sync.addHandler(halfClose, position: .before(try sync.handler(type: HTTPServerPipelineHandler.self)))
+        if let observer { try sync.addHandler(observer) }
         try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts,
                                            halfClose: halfClose))
     }

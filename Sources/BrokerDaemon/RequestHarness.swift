@@ -75,9 +75,11 @@ package final class RequestHarness: Sendable {
 
     /// Adds the daemon's connection handlers to `channel`, for a connection from a caller
     /// who is not an admin. Every route then answers at once (nothing waits for the
-    /// vault), so the channel may be an EmbeddedChannel.
-    package func addHandlers(to channel: any Channel) throws {
-        try Listener.addHandlers(to: channel, caller: visitor, router: router, registry: registry, limits: limits)
+    /// vault), so the channel may be an EmbeddedChannel. `observer`, when given, goes
+    /// between NIO's HTTP codec and the request handler: it sees every decoded request part
+    /// (and must pass each on).
+    package func addHandlers(to channel: any Channel, observer: (any ChannelHandler)? = nil) throws {
+        try Listener.addHandlers(to: channel, caller: visitor, router: router, registry: registry, limits: limits, observer: observer)
     }
 
     /// Sends one request from the admin straight to the router (no HTTP framing) and waits
