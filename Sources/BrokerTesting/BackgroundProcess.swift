@@ -20,7 +20,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try Spawning.serialized { try process.run() }
     }
 
     deinit {

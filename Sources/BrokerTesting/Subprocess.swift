@@ -35,15 +35,18 @@ public enum Subprocess {
         // inherited the write end of this one's stdout and held it open: the read below
         // waited for an end of file that never came (a release CI run hung on it). The
         // child gets its ends through dup2, which clears the flag on the copy.
-        let out = try CloexecPipe(), err = try CloexecPipe(), input = try CloexecPipe()
-        process.standardOutput = out.write
-        process.standardError = err.write
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input.read
-        try process.run()
-        // The child has its copies; the parent's would keep the pipes open.
-        try out.write.close()
-        try err.write.close()
-        try input.read.close()
+        let (out, err, input) = try Spawning.serialized { () throws -> (CloexecPipe, CloexecPipe, CloexecPipe) in
+            let out = try CloexecPipe(), err = try CloexecPipe(), input = try CloexecPipe()
+            process.standardOutput = out.write
+            process.standardError = err.write
+            process.standardInput = stdin == nil ? FileHandle.nullDevice : input.read
+            try process.run()
+            // The child has its copies; the parent's would keep the pipes open.
+            try out.write.close()
+            try err.write.close()
+            try input.read.close()
+            return (out, err, input)
+        }
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
@@ -75,6 +78,25 @@ public enum Subprocess {
     /// Whether `name` is found in PATH.
     public static func isAvailable(_ name: String) -> Bool {
         (try? run("which", [name]).status) == 0
+    }
+}
+
+/// Every child the tests start goes through here, one at a time. Foundation's Process on
+/// Linux learns that a child has exited when the child's end of a socketpair it made for
+/// that child closes, and it does not close other descriptors in its children: a child
+/// spawned on another thread while one's socketpair was being handed over inherited that
+/// end, and lived on, so the first child's exit was never seen. Its waitUntilExit then
+/// blocked a cooperative thread forever, and with both of a 2-core machine's blocked the
+/// whole suite stopped (a debug CI run hung so: a killed test server a zombie, another
+/// holding its socket). swift-corelibs-foundation issue 4795. Serialized, a spawn finds
+/// every other child's end already closed in the parent.
+public enum Spawning {
+    private static let lock = Mutex(())
+
+    /// Runs `body`, which makes the child's descriptors and calls `Process.run()`, while
+    /// no other child is being started.
+    public static func serialized<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock { _ in try body() }
     }
 }
 

@@ -6,17 +6,22 @@ import Testing
 /// A `credbroker sandbox` process, with its READY line read.
 final class SandboxProcess {
     let process = Process()
-    let output = Pipe()
-    let errors = Pipe()
+    let output: Pipe
+    let errors: Pipe
     var lines: [String] = []
 
     init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: BuiltProducts.path("credbroker"))
         process.arguments = ["sandbox"] + arguments
-        process.standardOutput = output
-        process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // Made and handed over while no other child starts (BrokerTesting's Spawning).
+        (output, errors) = try Spawning.serialized { [process] () throws -> (Pipe, Pipe) in
+            let output = Pipe(), errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            return (output, errors)
+        }
         // A sandbox that never prints or never exits fails its test instead of hanging it.
         let pid = process.processIdentifier
         DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
