@@ -72,8 +72,10 @@ struct ProcessChecksTests {
         #expect(Self.owner("/proc/\(pid)/environ") == 0)
         #expect(Self.owner("/proc/\(pid)/status") == 0)
         // The control: an ordinary process of the same uid owns its /proc entries, so the
-        // check above can fail.
-        let control = try BackgroundProcess("/usr/bin/setpriv", ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "/bin/sleep", "30"],
+        // check above can fail. It sleeps far longer than the test can take (it is killed
+        // below): a loaded CI run once resumed this test more than 30 s after starting a
+        // `sleep 30`, which was gone by then.
+        let control = try BackgroundProcess("/usr/bin/setpriv", ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "/bin/sleep", "600"],
                                             logDirectory: d.dir.path, name: "control")
         // Wait for the exec of sleep, not only the uid: between setpriv's setresuid and its
         // exec the kernel keeps the process undumpable, so its /proc entries are root's.

@@ -22,7 +22,7 @@ struct SpawningTests {
         DispatchQueue.concurrentPerform(iterations: 6) { thread in
             for n in 0..<40 {
                 do {
-                    let child = try BackgroundProcess("/bin/sleep", ["120"], logDirectory: dir.path, name: "sleep-\(thread)-\(n)")
+                    let child = try BackgroundProcess("/bin/sleep", ["600"], logDirectory: dir.path, name: "sleep-\(thread)-\(n)")
                     children.withLock { $0.append(child) }
                 } catch {
                     failures.withLock { $0.append("\(error)") }
