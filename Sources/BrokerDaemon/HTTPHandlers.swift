@@ -136,7 +136,8 @@ final class RequestHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     private var discarding = false
     private let halfClose: HalfCloseTracker
-    /// Requests handed to the router and answered (or being answered) on this connection.
+    /// Answers written on this connection: one per request, or the last one for bytes that
+    /// never made a request (malformed HTTP, an oversized head or body), which closes anyway.
     private var answered = 0
     /// An answer saying `Connection: close` has been written: it closes the connection.
     private var closing = false
@@ -196,7 +197,6 @@ final class RequestHandler: ChannelInboundHandler {
     private func dispatch(context: ChannelHandlerContext, head h: HTTPRequestHead, body: [UInt8]) {
         let keepAlive = h.isKeepAlive && !Self.endsHTTP(h)
         if let wait = registry.takeRequest(uid: caller.uid) {
-            answered += 1
             write(context: context, Response.error(WireError(.tooMany, "too many requests from uid \(caller.uid); retry after \(wait) s", retryAfter: wait)), keepAlive: keepAlive)
             return
         }
@@ -206,7 +206,6 @@ final class RequestHandler: ChannelInboundHandler {
         if let q = uri.firstIndex(of: "?") {
             pathPart = uri[..<q]
             guard let parsed = PathCoding.query(uri[uri.index(after: q)...]) else {
-                answered += 1
                 write(context: context, .error(.badRequest, "the query string is not valid percent-encoding"), keepAlive: keepAlive)
                 return
             }
@@ -220,7 +219,6 @@ final class RequestHandler: ChannelInboundHandler {
         switch router.route(request, eventLoop: context.eventLoop) {
         case .now(let response):
             registry.requestFinished()
-            answered += 1
             write(context: context, response, keepAlive: keepAlive)
         case .later(let future):
             let registry = self.registry
@@ -228,7 +226,6 @@ final class RequestHandler: ChannelInboundHandler {
             future.whenComplete { result in
                 registry.requestFinished()
                 let (handler, context) = bound.value
-                handler.answered += 1
                 switch result {
                 case .success(let response): handler.write(context: context, response, keepAlive: keepAlive)
                 case .failure: handler.write(context: context, .error(.internal, "internal error"), keepAlive: keepAlive)
@@ -238,6 +235,7 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     private func write(context: ChannelHandlerContext, _ response: Response, keepAlive: Bool) {
+        answered += 1
         guard context.channel.isActive else { return }
         let close = response.close || !keepAlive || halfClose.allAnswered(answered)
         if close { closing = true }

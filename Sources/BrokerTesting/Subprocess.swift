@@ -83,9 +83,10 @@ public enum Subprocess {
 
 /// Every child the tests start goes through here, one at a time. Foundation's Process on
 /// Linux learns that a child has exited when the child's end of a socketpair it made for
-/// that child closes, and it does not close other descriptors in its children: a child
-/// spawned on another thread while one's socketpair was being handed over inherited that
-/// end, and lived on, so the first child's exit was never seen. Its waitUntilExit then
+/// that child closes; it closes in a new child the descriptors it saw open, not those
+/// another thread opens meanwhile. So a child spawned on another thread while one's
+/// socketpair was being handed over inherited that end, and lived on, and the first
+/// child's exit was never seen. Its waitUntilExit then
 /// blocked a cooperative thread forever, and with both of a 2-core machine's blocked the
 /// whole suite stopped (a debug CI run hung so: a killed test server a zombie, another
 /// holding its socket). swift-corelibs-foundation issue 4795. Serialized, a spawn finds
