@@ -10,6 +10,14 @@ import Testing
 struct ConnectBacklogTests {
     static let hasPython = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
+    /// A client error with what the listener was doing, so a failure says whose fault it is.
+    struct ListenerFailure: Error, CustomStringConvertible {
+        let error: any Error
+        let listenerRunning: Bool
+        let stderr: String
+        var description: String { "\(error) (listener running: \(listenerRunning), its stderr: \(stderr))" }
+    }
+
     /// Listens with a backlog of 0 and fills it with its own connections until the kernel
     /// says EAGAIN, then writes how many it queued to `marker`. After `drain` seconds (never,
     /// if it is "-") it closes them and answers every HTTP request with a health answer.
@@ -35,14 +43,24 @@ struct ConnectBacklogTests {
         for c in fillers: c.close()
         body = b'{"status": "ok", "version": "0.0.0-backlog", "uptime_seconds": 7}'
         while True:
-            conn, _ = s.accept(); conn.settimeout(60)
-            data = b""
-            while b"\\r\\n\\r\\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk: break
-                data += chunk
-            if data:
-                conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            conn, _ = s.accept()
+            # One connection's trouble must not end the listener: a listener that died
+            # refuses the client's next connect, which looks like the fault under test.
+            # No short timeout either: in a full parallel run the client's task can wait a
+            # minute for a thread between its connect and its request (one CI run).
+            try:
+                conn.settimeout(600)
+                data = b""
+                while b"\\r\\n\\r\\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                if data:
+                    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            except OSError as e:
+                print("connection:", e, file=sys.stderr, flush=True)
+            finally:
+                conn.close()
         """
 
     /// Starts the listener, waits until its backlog is full, and runs `body` with a client
@@ -53,12 +71,16 @@ struct ConnectBacklogTests {
         let socket = dir.file("broker.sock"), marker = dir.file("full")
         let process = try BackgroundProcess("/usr/bin/python3", ["-c", listener, socket, marker, drainAfter], logDirectory: dir.path, name: "listener")
         defer { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
-        let full = BackgroundProcess.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: marker) || !process.isRunning }
+        // Polled on a thread of its own: a blocked cooperative thread would slow every test.
+        let full = try await offload { BackgroundProcess.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: marker) || !process.isRunning } }
         #expect(full && process.isRunning, "listener: \(process.stderr)")
         let queued = Int((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "") ?? -1
         #expect(queued >= 1, "the listener queued \(queued) connections before EAGAIN")
         let client = BrokerClient(socketPath: socket, profile: "dev")
-        try await body(client, socket)
+        do { try await body(client, socket) } catch {
+            await client.shutdown()
+            throw ListenerFailure(error: error, listenerRunning: process.isRunning, stderr: process.stderr)
+        }
         await client.shutdown()
     }
 
