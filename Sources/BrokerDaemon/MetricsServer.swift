@@ -38,7 +38,11 @@ enum MetricsServer {
                     try sync.addHandler(timeouts)
                     // NIO's error handler answers malformed HTTP with a 400 and closes.
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try sync.addHandler(MetricsRequestHandler(render: render, timeouts: timeouts))
+                    // As on the socket (Listener.addHandlers): counted before NIO's pipelining
+                    // handler, which may pass a half-close on ahead of requests it holds.
+                    let halfClose = HalfCloseTracker()
+                    try sync.addHandler(halfClose, position: .before(try sync.handler(type: HTTPServerPipelineHandler.self)))
+                    try sync.addHandler(MetricsRequestHandler(render: render, timeouts: timeouts, halfClose: halfClose))
                 })
             }
         return try await bootstrap.bind(to: try SocketAddress(ipAddress: address.host, port: address.port)).get()
@@ -61,19 +65,24 @@ enum MetricsServer {
     }
 }
 
-/// Answers one request at a time on a metrics connection.
+/// Answers one request at a time on a metrics connection. A client that half-closes gets
+/// the answers to every request it sent before, then the connection closes.
 final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let render: @Sendable () -> [UInt8]
     private let timeouts: ConnectionTimeoutHandler
+    private let halfClose: HalfCloseTracker
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
+    private var answered = 0
+    private var closing = false
 
-    init(render: @escaping @Sendable () -> [UInt8], timeouts: ConnectionTimeoutHandler) {
+    init(render: @escaping @Sendable () -> [UInt8], timeouts: ConnectionTimeoutHandler, halfClose: HalfCloseTracker) {
         self.render = render
         self.timeouts = timeouts
+        self.halfClose = halfClose
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -106,6 +115,11 @@ final class MetricsRequestHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, body: [UInt8], keepAlive: Bool,
                          contentType: String = "text/plain; charset=utf-8", allow: Bool = false) {
+        // Counted before the write: writing an answer's end can hand the next held request
+        // to this handler, whose answer then runs inside this one's.
+        answered += 1
+        let keepAlive = keepAlive && !halfClose.allAnswered(answered)
+        if !keepAlive { closing = true }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
@@ -123,6 +137,19 @@ final class MetricsRequestHandler: ChannelInboundHandler {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // Every request before the half-close answered: close once they have gone out.
+            // Otherwise the last of them closes (respond).
+            if halfClose.allAnswered(answered), !closing {
+                closing = true
+                timeouts.closeWhenWritten()
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

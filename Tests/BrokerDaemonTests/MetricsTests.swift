@@ -237,6 +237,63 @@ struct MetricsTests {
         await #expect(throws: (any Error).self) { _ = try await http.send(HTTPRequest(method: "GET", url: base + "/metrics")) }
     }
 
+    /// Connects to the metrics port, sends `requests` (all at once, or the first alone and
+    /// its answer read first), half-closes, and prints the answers' statuses, then "closed"
+    /// at end of stream or "open" when 20 s passed without it.
+    static let halfClosingClient = """
+        import socket, sys
+        port, pipelined = int(sys.argv[1]), sys.argv[2] == "1"
+        paths = ["/metrics", "/nothing", "/v1/metrics"] if pipelined else ["/metrics"]
+        c = socket.create_connection(("127.0.0.1", port), timeout=20)
+        def answers(buf):
+            found = []
+            while True:
+                end = buf.find(b"\\r\\n\\r\\n")
+                if end < 0: return found
+                lines = buf[:end].decode().split("\\r\\n")
+                length = sum(int(l.split(":", 1)[1]) for l in lines[1:] if l.lower().startswith("content-length:"))
+                if len(buf) < end + 4 + length: return found
+                found.append(lines[0].split(" ")[1])
+                buf = buf[end + 4 + length:]
+        buf = b""
+        requests = b"".join(b"GET %s HTTP/1.1\\r\\nHost: metrics\\r\\n\\r\\n" % p.encode() for p in paths)
+        c.sendall(requests)
+        if not pipelined:
+            while not answers(buf):
+                chunk = c.recv(65536)
+                if not chunk: break
+                buf += chunk
+        c.shutdown(socket.SHUT_WR)
+        state = "open"
+        try:
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    state = "closed"; break
+                buf += chunk
+        except socket.timeout:
+            pass
+        print(" ".join(answers(buf) + [state]))
+        """
+
+    @Test("the loopback listener answers what came before a half-close, then closes",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs /usr/bin/python3 for a TCP client"))
+    func loopbackHalfClose() throws {
+        // The idle timeout is 60 s and the client waits 20 s: an end of stream within that is
+        // the listener closing because the client half-closed.
+        let d = try TestDaemon(extraArguments: ["--metrics-listen", "127.0.0.1:0"])
+        try d.provision()
+        var port: Int?
+        _ = BackgroundProcess.waitUntil { port = Self.metricsPort(d.stderr); return port != nil }
+        let bound = try #require(port, "no metrics address in the log: \(d.stderr)")
+        for (pipelined, expected) in [(true, "200 404 200 closed"), (false, "200 closed")] {
+            let r = try Subprocess.run("/usr/bin/python3", ["-c", Self.halfClosingClient, String(bound), pipelined ? "1" : "0"], timeout: 60)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "pipelined \(pipelined): \(r.stdout) \(r.stderr)")
+        }
+        #expect(d.stop() == 0)
+    }
+
     @Test("metrics_listen: loopback addresses parse to their canonical form; others are refused with the reason")
     func addressParsing() {
         let good: [(String, String)] = [("127.0.0.1:9464", "127.0.0.1:9464"), ("127.1.2.3:1", "127.1.2.3:1"), ("[::1]:9464", "[::1]:9464"),
