@@ -1,11 +1,11 @@
-import BrokerHTTP
+package import BrokerHTTP
 import Foundation
 
 /// Google's batch format (developers.google.com/calendar/api/guides/batch): a
 /// `multipart/mixed` request whose parts are `application/http` requests, each with a
 /// `Content-ID`, answered by a `multipart/mixed` response whose parts carry
 /// `Content-ID: <response-ID>`, in any order.
-enum BatchMultipart {
+package enum BatchMultipart {
     /// One call inside a batch request.
     struct Call {
         var id: String
@@ -16,10 +16,10 @@ enum BatchMultipart {
     }
 
     /// One answer inside a batch response.
-    struct Answer: Equatable {
-        var status: Int
-        var headers: [HTTPHeaderField]
-        var body: [UInt8]
+    package struct Answer: Equatable {
+        package var status: Int
+        package var headers: [HTTPHeaderField]
+        package var body: [UInt8]
     }
 
     static let crlf: [UInt8] = [13, 10]
@@ -55,7 +55,7 @@ enum BatchMultipart {
 
     /// The `boundary` parameter of a `multipart/...` Content-Type, unquoted; nil when the
     /// type is not multipart or has no usable boundary (RFC 2046: 1–70 characters).
-    static func boundary(fromContentType contentType: String?) -> String? {
+    package static func boundary(fromContentType contentType: String?) -> String? {
         guard let contentType else { return nil }
         let fields = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let type = fields.first, type.lowercased().hasPrefix("multipart/") else { return nil }
@@ -74,7 +74,7 @@ enum BatchMultipart {
     /// no Content-ID, or whose Content-ID occurs twice are left out: their calls get no
     /// answer. When the closing delimiter is missing (a truncated answer), the last part
     /// counts only if its Content-Length says it is complete.
-    static func parse(_ body: [UInt8], boundary: String) -> [String: Answer] {
+    package static func parse(_ body: [UInt8], boundary: String) -> [String: Answer] {
         let delimiter = Array("--\(boundary)".utf8)
         // Delimiters start a line: at the very start or right after LF.
         var starts: [Int] = []
@@ -169,7 +169,11 @@ enum BatchMultipart {
         }
         for line in lines {
             if let first = line.first, first == " " || first == "\t", !head.headers.isEmpty {
-                head.headers[head.headers.count - 1].value += " " + line.trimmingCharacters(in: .whitespaces)
+                // A folded value continues after one space; a value that was empty on its
+                // first line starts with the continuation.
+                let continuation = line.trimmingCharacters(in: .whitespaces)
+                let value = head.headers[head.headers.count - 1].value
+                head.headers[head.headers.count - 1].value = value.isEmpty ? continuation : value + " " + continuation
                 continue
             }
             guard let colon = line.firstIndex(of: ":") else { continue }

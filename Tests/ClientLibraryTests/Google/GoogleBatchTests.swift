@@ -144,6 +144,17 @@ struct GoogleBatchTests {
         #expect(results.map { try? $0.get().id } == ["ev-0", "ev-1", "ev-2", "ev-3"])
     }
 
+    @Test("folded part headers unfold to one value; a value empty on its first line gets no leading space")
+    func foldedHeaders() throws {
+        let body = "--b\r\nContent-Type: application/http\r\nContent-ID: <response-1>\r\n\r\nHTTP/1.1 429 X\r\n"
+            + "Retry-After:\r\n 7\r\nX-Long: a\r\n\tb\r\nContent-Length: 2\r\n\r\n{}\r\n--b--\r\n"
+        let answer = try #require(BatchMultipart.parse(Array(body.utf8), boundary: "b")["1"])
+        #expect(answer.status == 429)
+        #expect(answer.headers.map(\.name) == ["Retry-After", "X-Long", "Content-Length"])
+        #expect(answer.headers.map(\.value) == ["7", "a b", "2"])
+        #expect(answer.body == Array("{}".utf8))
+    }
+
     /// Hostile answers to a batch of three events, and which of the three must succeed.
     static let hostile: [(name: String, respond: @Sendable ([SentPart]) -> BrokerHTTP.HTTPResponse, succeeded: [Bool])] = [
         ("missing boundary", { parts in
