@@ -206,6 +206,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
+                "APIClientCore", "GoogleAPIs", "MicrosoftGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -232,4 +232,55 @@ record_seed("generation", 0, 5, j(APP_PAYLOAD))
 record_seed("nonce", 3, 6, bytes(32))
 record_seed("swap", 1, 7, "")
 
+# --- provider-answer: a parser letter, then a Google batch, a Graph $batch or an error -----
+
+def google_part(content_id, status, body, headers="Content-Type: application/json; charset=UTF-8\r\n", length=True):
+    head = f"Content-Type: application/http\r\nContent-ID: <{content_id}>\r\n\r\nHTTP/1.1 {status} X\r\n{headers}"
+    if length:
+        head += f"Content-Length: {len(body.encode())}\r\n"
+    return head + "\r\n" + body
+
+
+def google_batch(parts, boundary="batch_abc", close=True, content_type=None):
+    text = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts)
+    if close:
+        text += f"--{boundary}--\r\n"
+    return "g" + (content_type or f"multipart/mixed; boundary={boundary}") + "\n" + text
+
+
+EVENT = j({"kind": "calendar#event", "id": "e1", "status": "confirmed", "summary": "Standup"})
+GOOGLE_ERROR = j({"error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
+                            "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}],
+                            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}]}})
+GRAPH_ERROR = j({"error": {"code": "TooManyRequests", "message": "Please retry again later.",
+                           "innerError": {"date": "2026-01-01T00:00:00", "request-id": "r"}}})
+provider = {
+    "google-two": google_batch([google_part("response-1", 200, EVENT), google_part("response-2", 409, GOOGLE_ERROR)]),
+    "google-lf-only": google_batch([google_part("response-1", 200, EVENT)]).replace("\r\n", "\n"),
+    "google-quoted-boundary": google_batch([google_part("response-x", 204, "")], boundary="a b",
+                                           content_type='multipart/mixed; boundary="a b"'),
+    "google-truncated": google_batch([google_part("response-1", 200, EVENT), google_part("response-2", 200, EVENT)], close=False)[:-9],
+    "google-duplicate": google_batch([google_part("response-1", 200, EVENT), google_part("response-1", 500, "")]),
+    "google-no-length": google_batch([google_part("response-7", 200, EVENT, length=False)]),
+    "google-folded": google_batch([google_part("response-1", 429, GOOGLE_ERROR, headers="Retry-After:\r\n 7\r\nX-A: b\r\n")]),
+    "google-padding": "gmultipart/mixed; boundary=b\n--b   \r\n" + google_part("response-1", 200, "{}") + "\r\n--b--",
+    "graph-two": "m" + j({"responses": [{"id": "1", "status": 201, "headers": {"Content-Type": "application/json"}, "body": {"id": "x"}},
+                                        {"id": "2", "status": 429, "headers": {"Retry-After": "3"}, "body": json.loads(GRAPH_ERROR)}]}),
+    "graph-binary": "m" + j({"responses": [{"id": "a", "status": 200, "headers": {"Content-Type": "image/jpeg"}, "body": b64("jpeg")}]}),
+    "graph-duplicate": "m" + j({"responses": [{"id": "3", "status": 200}, {"id": "3", "status": 200}, {"id": "9", "status": 200}]}),
+    "graph-odd-status": "m" + j({"responses": [{"id": "1", "status": 1e300}, {"id": "2", "status": -1}, {"id": "3", "status": "200"}]}),
+    "graph-not-batch": "m" + j([1, 2, 3]),
+    "error-google-scope": "e\x02WWW-Authenticate: Bearer realm=\"https://accounts.google.com/\", error=\"insufficient_scope\", "
+                          "scope=\"https://www.googleapis.com/auth/calendar https://www.googleapis.com/auth/calendar.events\"\n"
+                          + j({"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
+                                         "status": "PERMISSION_DENIED",
+                                         "details": [{"reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}),
+    "error-google-rate": "e\x02" + GOOGLE_ERROR,
+    "error-graph-retry": "e\x07Retry-After: 12\n" + GRAPH_ERROR,
+    "error-graph-date": "e\x09Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\n" + GRAPH_ERROR,
+    "error-empty": "e\x00",
+}
+for name, data in provider.items():
+    write("provider-answer", name, data)
+
 print("wrote the seed corpora under", ROOT, file=sys.stderr)

@@ -201,7 +201,7 @@ extension GraphBatchResponse {
 
 /// The pure parts of `$batch`: validating and splitting the steps, the payload, parsing the
 /// answer, and choosing what to retry.
-enum GraphBatchPlan {
+package enum GraphBatchPlan {
     struct Step: Sendable {
         var id: String
         var request: GraphBatchRequest
@@ -272,7 +272,7 @@ enum GraphBatchPlan {
     /// The answers by step id. An answer that is not a batch response throws
     /// `.invalidResponse`; a step with no answer, or with two, gets a response with status 0
     /// (reported as `.invalidResponse`); answers for ids that were not asked are ignored.
-    static func parse(_ body: [UInt8], ids: [String]) throws -> [String: GraphBatchResponse] {
+    package static func parse(_ body: [UInt8], ids: [String]) throws -> [String: GraphBatchResponse] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let entries = object["responses"] as? [Any]
         else {

@@ -32,7 +32,8 @@ public struct FuzzTarget: Sendable {
 
 public enum FuzzTargets {
     public static let all: [FuzzTarget] = [
-        APIFuzz.target, APIJSONFuzz.target, PolicyFuzz.target, TokenResponseFuzz.target, VaultRecordFuzz.target,
+        APIFuzz.target, APIJSONFuzz.target, PolicyFuzz.target, ProviderAnswerFuzz.target, TokenResponseFuzz.target,
+        VaultRecordFuzz.target,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? {
