@@ -167,16 +167,25 @@ package enum BatchMultipart {
             guard !lines.isEmpty else { return nil }
             head.statusLine = lines.removeFirst()
         }
+        // A continuation line belongs to the line before it: after a line that was not a
+        // header it is dropped too, never joined to an earlier header.
+        var continues = false
         for line in lines {
-            if let first = line.first, first == " " || first == "\t", !head.headers.isEmpty {
+            if let first = line.first, first == " " || first == "\t" {
+                guard continues else { continue }
                 // A folded value continues after one space; a value that was empty on its
-                // first line starts with the continuation.
+                // first line starts with the continuation, and a blank continuation adds
+                // nothing (values carry no surrounding whitespace).
                 let continuation = line.trimmingCharacters(in: .whitespaces)
                 let value = head.headers[head.headers.count - 1].value
-                head.headers[head.headers.count - 1].value = value.isEmpty ? continuation : value + " " + continuation
+                if !continuation.isEmpty {
+                    head.headers[head.headers.count - 1].value = value.isEmpty ? continuation : value + " " + continuation
+                }
                 continue
             }
+            continues = false
             guard let colon = line.firstIndex(of: ":") else { continue }
+            continues = true
             head.headers.append(HTTPHeaderField(
                 String(line[..<colon]).trimmingCharacters(in: .whitespaces), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }

@@ -144,10 +144,10 @@ struct GoogleBatchTests {
         #expect(results.map { try? $0.get().id } == ["ev-0", "ev-1", "ev-2", "ev-3"])
     }
 
-    @Test("folded part headers unfold to one value; a value empty on its first line gets no leading space")
+    @Test("folded part headers unfold to one value, with no space added before or after it; a line that is not a header takes its continuation with it")
     func foldedHeaders() throws {
         let body = "--b\r\nContent-Type: application/http\r\nContent-ID: <response-1>\r\n\r\nHTTP/1.1 429 X\r\n"
-            + "Retry-After:\r\n 7\r\nX-Long: a\r\n\tb\r\nContent-Length: 2\r\n\r\n{}\r\n--b--\r\n"
+            + "Retry-After:\r\n 7\r\nX-Long: a\r\n\tb\r\n \t\r\nnot a header\r\n tail\r\nContent-Length: 2\r\n\r\n{}\r\n--b--\r\n"
         let answer = try #require(BatchMultipart.parse(Array(body.utf8), boundary: "b")["1"])
         #expect(answer.status == 429)
         #expect(answer.headers.map(\.name) == ["Retry-After", "X-Long", "Content-Length"])
