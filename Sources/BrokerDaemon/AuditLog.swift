@@ -290,7 +290,9 @@ final class AuditLog: @unchecked Sendable {
         if let publicKey, let box = try? SealedBox.seal(key, to: publicKey) {
             sealed = Data(box).base64EncodedString()
         }
-        epochKey = SecretBox(key)
+        // Unsealed (no vault yet): no key anyone could check a MAC with, so the lines are
+        // chained by plain SHA-256, which the next sealed epoch's `prev` then vouches for.
+        epochKey = sealed == nil ? nil : SecretBox(key)
         epochID = Digest.hex(SecureRandom.bytes(8))
         seq = 0
         lastMAC = [UInt8](repeating: 0, count: 32)
@@ -322,7 +324,7 @@ final class AuditLog: @unchecked Sendable {
         if let epochKey {
             mac = Digest.hmacSHA256(input, key: epochKey.bytes)
         } else {
-            mac = [UInt8](repeating: 0, count: 32)
+            mac = Digest.sha256(input)
         }
         lastMAC = mac
         out.append(contentsOf: body)

@@ -21,6 +21,12 @@ enum AuditVerifier {
         var lastInFile: AuditLog.Checkpoint?
         var lineNumber = 0
         var brokenEpoch = false
+        // An unsealed first epoch (written before the vault existed) is chained by plain
+        // SHA-256, which anyone can recompute: its lines count only once a sealed epoch
+        // after them names their last line in its `prev` (under that epoch's MAC).
+        var unsealed: (epoch: String, first: Int, last: Int)?
+        var chained = false
+        var vouches = false
 
         var rawLines = fileBytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if rawLines.last?.isEmpty == true { rawLines.removeLast() } else if !fileBytes.isEmpty {
@@ -48,15 +54,19 @@ enum AuditVerifier {
                 problems.append("line \(lineNumber): the MAC is not the line's last member")
                 continue
             }
+            vouches = false
             if type == "epoch" {
                 epochs += 1
                 let previousEnd = lastInFile
+                var follows = false
                 if let prev = object["prev"]?.object, let previousEnd {
                     let pe = prev["epoch"]?.string
                     let ps = prev["seq"]?.int.map { Int64($0) }
                     let pm = prev["mac"]?.string
                     if pe != previousEnd.epoch || ps != previousEnd.seq || pm != previousEnd.mac {
                         problems.append("line \(lineNumber): epoch \(epoch) does not follow the line before it (lines were removed or reordered before it)")
+                    } else {
+                        follows = true
                     }
                 } else if previousEnd != nil {
                     problems.append("line \(lineNumber): epoch \(epoch) names no previous line although lines precede it")
@@ -72,10 +82,12 @@ enum AuditVerifier {
                 brokenEpoch = false
                 key = nil
                 authenticated = false
+                chained = false
                 if let sealedText = object["sealed_key"]?.string {
                     if let sealed = Data(base64Encoded: sealedText), let opened = try? SealedBox.open(Array(sealed), keyPair: keyPair) {
                         key = SecretBox(opened)
                         authenticated = true
+                        vouches = follows && unsealed != nil
                     } else {
                         problems.append("line \(lineNumber): epoch \(epoch) is sealed to a key this vault does not hold; its lines cannot be checked")
                         brokenEpoch = true
@@ -83,6 +95,9 @@ enum AuditVerifier {
                 } else if lineNumber != 1 {
                     problems.append("line \(lineNumber): epoch \(epoch) is unauthenticated, which only the first epoch of a file written before the vault existed may be")
                     brokenEpoch = true
+                } else {
+                    chained = true
+                    unsealed = (epoch, lineNumber, lineNumber)
                 }
             } else {
                 guard let current = epochID, epoch == current else {
@@ -102,10 +117,27 @@ enum AuditVerifier {
                 if Digest.hex(mac) != macHex && !brokenEpoch {
                     problems.append("line \(lineNumber): the MAC does not match (the line or one before it was edited, removed or reordered)")
                     brokenEpoch = true
+                } else if vouches, !brokenEpoch {
+                    // This epoch line's MAC covers its `prev`: the unsealed lines before it
+                    // are the ones the daemon wrote.
+                    unsealed = nil
                 }
                 prevMAC = mac
+            } else if chained {
+                var input = prevMAC
+                input.append(contentsOf: body)
+                let hash = Digest.sha256(input)
+                if Digest.hex(hash) != macHex && !brokenEpoch {
+                    problems.append("line \(lineNumber): the hash chain does not match (the line or one before it was edited, removed or reordered)")
+                    brokenEpoch = true
+                }
+                prevMAC = hash
+                unsealed?.last = lineNumber
             }
             lastInFile = AuditLog.Checkpoint(epoch: epoch, seq: seq, mac: macHex)
+        }
+        if let unsealed {
+            problems.append("lines \(unsealed.first)-\(unsealed.last) (epoch \(unsealed.epoch)) were written before the vault existed and no sealed epoch after them in this file vouches for them: they cannot be authenticated")
         }
         if let checkpoint {
             if let last = lastInFile {

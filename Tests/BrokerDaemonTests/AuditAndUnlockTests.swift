@@ -1,3 +1,4 @@
+import BrokerCrypto
 import BrokerTestBed
 import BrokerSystem
 import BrokerTesting
@@ -56,6 +57,64 @@ struct AuditAndUnlockTests {
         #expect(cut.status == 1)
         #expect(cut.stderr.contains("tail was removed") || cut.stderr.contains("not where the daemon last wrote"), "\(cut.stderr)")
         d.stop()
+    }
+
+    /// A line of an unsealed epoch as anyone can write one: the body, then the SHA-256 of
+    /// the previous line's hash and the body.
+    static func chained(_ body: String, after previous: inout [UInt8]) -> String {
+        previous = Digest.sha256(previous + Array(body.utf8))
+        return body + ",\"mac\":\"\(Digest.hex(previous))\"}"
+    }
+
+    @Test("lines written before init count once the sealed epoch after them vouches for them; edited or forged, they fail")
+    func unsealedPrefix() throws {
+        let d = try TestDaemon()
+        try d.provision()
+        _ = try d.request("POST", "/v1/token", json: TestDaemon.tokenBody)
+        #expect(d.stop() == 0)
+        let original = lines(d.auditLog)
+        // The daemon started without a vault: its first epoch is unsealed, and init began a
+        // sealed one whose `prev` names the unsealed epoch's last line.
+        let sealedAt = try #require(original.firstIndex { $0.contains("\"type\":\"epoch\"") && !$0.contains("\"sealed_key\":null") })
+        #expect(original[0].contains("\"type\":\"epoch\"") && original[0].contains("\"sealed_key\":null"), "\(original[0])")
+        #expect(sealedAt >= 1)
+
+        // Started again (locked) and unlocked to verify: copies, so its new lines do not matter.
+        try d.start()
+        #expect(try d.unlock().status == 200)
+        let checker = d
+        let copy = d.dir.file("copy.log")
+        try write(original, to: copy)
+        let good = try checker.cli(["audit", "verify", copy])
+        #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
+
+        // An unsealed line edited: the hash chain breaks, and the sealed epoch's `prev` no
+        // longer names the line before it.
+        var edited = original
+        edited[sealedAt - 1] = edited[sealedAt - 1].replacingOccurrences(of: "\"seq\":", with: "\"x\":1,\"seq\":")
+        try write(edited, to: copy)
+        let broken = try checker.cli(["audit", "verify", copy])
+        #expect(broken.status == 1, "\(broken.stdout) \(broken.stderr)")
+        #expect(broken.stderr.contains("line \(sealedAt): the hash chain does not match"), "\(broken.stderr)")
+
+        // Only the unsealed lines: nothing vouches for them.
+        try write(Array(original[..<sealedAt]), to: copy)
+        let alone = try checker.cli(["audit", "verify", copy])
+        #expect(alone.status == 1, "\(alone.stdout) \(alone.stderr)")
+        #expect(alone.stderr.contains("cannot be authenticated"), "\(alone.stderr)")
+
+        // A whole file forged as an unsealed epoch with a correct hash chain.
+        var previous = [UInt8](repeating: 0, count: 32)
+        let forged = [
+            Self.chained(#"{"seq":0,"time":"2026-01-01T00:00:00Z","epoch":"00112233445566ff","type":"epoch","sealed_key":null,"prev":null,"detail":"start""#, after: &previous),
+            Self.chained(#"{"seq":1,"time":"2026-01-01T00:00:01Z","epoch":"00112233445566ff","type":"event","route":"/v1/token","result":"ok""#, after: &previous),
+        ]
+        try write(forged, to: copy)
+        let fake = try checker.cli(["audit", "verify", copy])
+        #expect(fake.status == 1, "\(fake.stdout) \(fake.stderr)")
+        #expect(fake.stderr.contains("lines 1-2 (epoch 00112233445566ff) were written before the vault existed"), "\(fake.stderr)")
+        #expect(!fake.stderr.contains("hash chain"), "the forged chain itself is sound: \(fake.stderr)")
+        checker.stop()
     }
 
     @Test("after three failed unlocks the delay grows, and every failure is audited")
