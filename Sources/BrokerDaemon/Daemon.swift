@@ -328,7 +328,7 @@ extension Listener {
         // Outbound header validation is off: every response header name and value is the
         // daemon's own constant or number, never caller input.
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
-        let halfClose = HalfCloseTracker()
+        let halfClose = HalfCloseTracker(timeouts: timeouts)
         try sync.addHandler(halfClose, position: .before(try sync.handler(type: HTTPServerPipelineHandler.self)))
         if let observer { try sync.addHandler(observer) }
         try sync.addHandler(RequestHandler(caller: caller, router: router, registry: registry, limits: limits, timeouts: timeouts,

@@ -135,12 +135,8 @@ final class RequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var discarding = false
+    /// Counts this connection's answers and closes it after a half-close (HalfCloseTracker).
     private let halfClose: HalfCloseTracker
-    /// Answers written on this connection: one per request, or the last one for bytes that
-    /// never made a request (malformed HTTP, an oversized head or body), which closes anyway.
-    private var answered = 0
-    /// An answer saying `Connection: close` has been written: it closes the connection.
-    private var closing = false
     /// The last 200 keep-alive JSON head and its body length (reused while they match).
     private var lastOKHead: (length: Int, head: HTTPResponseHead)?
 
@@ -235,10 +231,8 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     private func write(context: ChannelHandlerContext, _ response: Response, keepAlive: Bool) {
-        answered += 1
+        let close = halfClose.answering(closes: response.close || !keepAlive)
         guard context.channel.isActive else { return }
-        let close = response.close || !keepAlive || halfClose.allAnswered(answered)
-        if close { closing = true }
         let head: HTTPResponseHead
         if response.status == 200, !close, response.headers.isEmpty, response.contentType == "application/json",
            let cached = lastOKHead, cached.length == response.body.count {
@@ -289,22 +283,6 @@ final class RequestHandler: ChannelInboundHandler {
         write(context: context, response, keepAlive: false)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            // NIO's pipelining assistance may hand the half-close on before requests it
-            // still holds, and one may be with the router: close only when every request
-            // that came before the half-close has its answer (else the last answer closes).
-            // This may run inside the write of that answer, before its flush: close only
-            // once everything written has gone out.
-            if halfClose.allAnswered(answered), !closing {
-                closing = true
-                timeouts.closeWhenWritten()
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is HTTPParserError, !discarding {
             discarding = true
@@ -317,18 +295,42 @@ final class RequestHandler: ChannelInboundHandler {
     }
 }
 
-/// Counts the whole requests NIO's decoder delivers and how many had come when the client
-/// half-closed. It sits between the decoder and NIO's pipelining assistance, which holds
-/// pipelined requests back while one is answered but may hand the half-close on before them.
+/// Closes a connection the client half-closed once every request it sent before has its
+/// answer, on the socket and on the metrics listener alike. It sits between NIO's decoder
+/// and its pipelining assistance, which holds pipelined requests back while one is answered
+/// but may hand the half-close on before them: only here do the requests and the half-close
+/// arrive in the order the client sent them. The handler that answers reports each answer
+/// before writing it (`answering`).
 final class HalfCloseTracker: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
+    private let timeouts: ConnectionTimeoutHandler
     private var requests = 0
     private var requestsBeforeHalfClose: Int?
+    /// Answers written: one per request, or the last one for bytes that never made a request
+    /// (malformed HTTP, an oversized head or body), which closes anyway.
+    private var answered = 0
+    /// An answer that closes the connection has been written.
+    private var closing = false
 
-    /// The client has half-closed and `answered` requests cover all it sent before.
-    func allAnswered(_ answered: Int) -> Bool {
+    init(timeouts: ConnectionTimeoutHandler) {
+        self.timeouts = timeouts
+    }
+
+    /// Counts an answer about to be written. True when it must say `Connection: close` and
+    /// close the connection: because `closes` (no keep-alive, an error that ends the
+    /// connection) or because it is the last answer owed before the client's half-close.
+    /// Counted before the write: writing an answer's end can hand the next held request to
+    /// the handler, whose answer is then written inside this one's.
+    func answering(closes: Bool) -> Bool {
+        answered += 1
+        let close = closes || allAnswered
+        if close { closing = true }
+        return close
+    }
+
+    private var allAnswered: Bool {
         requestsBeforeHalfClose.map { answered >= $0 } ?? false
     }
 
@@ -340,6 +342,12 @@ final class HalfCloseTracker: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed, requestsBeforeHalfClose == nil {
             requestsBeforeHalfClose = requests
+            // Nothing outstanding and no closing answer written: close once what was
+            // written has gone out. Otherwise the last answer owed closes (`answering`).
+            if allAnswered, !closing {
+                closing = true
+                timeouts.closeWhenWritten()
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }

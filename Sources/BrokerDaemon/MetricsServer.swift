@@ -40,7 +40,7 @@ enum MetricsServer {
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     // As on the socket (Listener.addHandlers): counted before NIO's pipelining
                     // handler, which may pass a half-close on ahead of requests it holds.
-                    let halfClose = HalfCloseTracker()
+                    let halfClose = HalfCloseTracker(timeouts: timeouts)
                     try sync.addHandler(halfClose, position: .before(try sync.handler(type: HTTPServerPipelineHandler.self)))
                     try sync.addHandler(MetricsRequestHandler(render: render, timeouts: timeouts, halfClose: halfClose))
                 })
@@ -76,8 +76,6 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     private let halfClose: HalfCloseTracker
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
-    private var answered = 0
-    private var closing = false
 
     init(render: @escaping @Sendable () -> [UInt8], timeouts: ConnectionTimeoutHandler, halfClose: HalfCloseTracker) {
         self.render = render
@@ -115,11 +113,7 @@ final class MetricsRequestHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, body: [UInt8], keepAlive: Bool,
                          contentType: String = "text/plain; charset=utf-8", allow: Bool = false) {
-        // Counted before the write: writing an answer's end can hand the next held request
-        // to this handler, whose answer then runs inside this one's.
-        answered += 1
-        let keepAlive = keepAlive && !halfClose.allAnswered(answered)
-        if !keepAlive { closing = true }
+        let keepAlive = !halfClose.answering(closes: !keepAlive)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
@@ -137,19 +131,6 @@ final class MetricsRequestHandler: ChannelInboundHandler {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            // Every request before the half-close answered: close once they have gone out.
-            // Otherwise the last of them closes (respond).
-            if halfClose.allAnswered(answered), !closing {
-                closing = true
-                timeouts.closeWhenWritten()
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
