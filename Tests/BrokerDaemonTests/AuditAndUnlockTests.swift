@@ -82,10 +82,9 @@ struct AuditAndUnlockTests {
         // Started again (locked) and unlocked to verify: copies, so its new lines do not matter.
         try d.start()
         #expect(try d.unlock().status == 200)
-        let checker = d
         let copy = d.dir.file("copy.log")
         try write(original, to: copy)
-        let good = try checker.cli(["audit", "verify", copy])
+        let good = try d.cli(["audit", "verify", copy])
         #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
 
         // An unsealed line edited: the hash chain breaks, and the sealed epoch's `prev` no
@@ -93,13 +92,13 @@ struct AuditAndUnlockTests {
         var edited = original
         edited[sealedAt - 1] = edited[sealedAt - 1].replacingOccurrences(of: "\"seq\":", with: "\"x\":1,\"seq\":")
         try write(edited, to: copy)
-        let broken = try checker.cli(["audit", "verify", copy])
+        let broken = try d.cli(["audit", "verify", copy])
         #expect(broken.status == 1, "\(broken.stdout) \(broken.stderr)")
         #expect(broken.stderr.contains("line \(sealedAt): the hash chain does not match"), "\(broken.stderr)")
 
         // Only the unsealed lines: nothing vouches for them.
         try write(Array(original[..<sealedAt]), to: copy)
-        let alone = try checker.cli(["audit", "verify", copy])
+        let alone = try d.cli(["audit", "verify", copy])
         #expect(alone.status == 1, "\(alone.stdout) \(alone.stderr)")
         #expect(alone.stderr.contains("cannot be authenticated"), "\(alone.stderr)")
 
@@ -110,11 +109,11 @@ struct AuditAndUnlockTests {
             Self.chained(#"{"seq":1,"time":"2026-01-01T00:00:01Z","epoch":"00112233445566ff","type":"event","route":"/v1/token","result":"ok""#, after: &previous),
         ]
         try write(forged, to: copy)
-        let fake = try checker.cli(["audit", "verify", copy])
+        let fake = try d.cli(["audit", "verify", copy])
         #expect(fake.status == 1, "\(fake.stdout) \(fake.stderr)")
         #expect(fake.stderr.contains("lines 1-2 (epoch 00112233445566ff) were written before the vault existed"), "\(fake.stderr)")
         #expect(!fake.stderr.contains("hash chain"), "the forged chain itself is sound: \(fake.stderr)")
-        checker.stop()
+        d.stop()
     }
 
     @Test("after three failed unlocks the delay grows, and every failure is audited")
