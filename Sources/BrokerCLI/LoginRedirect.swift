@@ -1,4 +1,5 @@
 package import BrokerSystem
+import BrokerCore
 import Foundation
 
 /// Where `login` listens for the provider's redirect: 127.0.0.1 on an ephemeral port by
@@ -116,11 +117,7 @@ package enum RedirectCallback {
     /// Text from a request, fit for one terminal line: printable ASCII, at most `limit`
     /// characters.
     package static func printable(_ text: some StringProtocol, limit: Int = 200) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars.prefix(limit) {
-            out.unicodeScalars.append(scalar.isASCII && scalar.value >= 0x20 && scalar.value < 0x7F ? scalar : "?")
-        }
-        return text.unicodeScalars.count > limit ? out + "..." : out
+        printableText(text, limit: limit)
     }
 }
 

@@ -108,6 +108,16 @@ final class AuditLog: @unchecked Sendable {
         if !batch.isEmpty { write(batch) }
     }
 
+    /// Syncs and closes the file (only after `startWithoutWriter`, once `writeQueued` has
+    /// written everything).
+    func closeWithoutWriter() {
+        if fd >= 0 {
+            _ = fsync(fd)
+            _ = close(fd)
+            fd = -1
+        }
+    }
+
     /// Queues an event; never blocks on I/O.
     func record(_ event: AuditEvent) {
         condition.lock()

@@ -64,12 +64,12 @@ enum AuditVerifier {
                     let ps = prev["seq"]?.int.map { Int64($0) }
                     let pm = prev["mac"]?.string
                     if pe != previousEnd.epoch || ps != previousEnd.seq || pm != previousEnd.mac {
-                        problems.append("line \(lineNumber): epoch \(epoch) does not follow the line before it (lines were removed or reordered before it)")
+                        problems.append("line \(lineNumber): epoch \(name(epoch)) does not follow the line before it (lines were removed or reordered before it)")
                     } else {
                         follows = true
                     }
                 } else if previousEnd != nil {
-                    problems.append("line \(lineNumber): epoch \(epoch) names no previous line although lines precede it")
+                    problems.append("line \(lineNumber): epoch \(name(epoch)) names no previous line although lines precede it")
                 }
                 guard seq == 0 else {
                     problems.append("line \(lineNumber): an epoch line must have seq 0")
@@ -89,11 +89,11 @@ enum AuditVerifier {
                         authenticated = true
                         vouches = follows && unsealed != nil
                     } else {
-                        problems.append("line \(lineNumber): epoch \(epoch) is sealed to a key this vault does not hold; its lines cannot be checked")
+                        problems.append("line \(lineNumber): epoch \(name(epoch)) is sealed to a key this vault does not hold; its lines cannot be checked")
                         brokenEpoch = true
                     }
                 } else if lineNumber != 1 {
-                    problems.append("line \(lineNumber): epoch \(epoch) is unauthenticated, which only the first epoch of a file written before the vault existed may be")
+                    problems.append("line \(lineNumber): epoch \(name(epoch)) is unauthenticated, which only the first epoch of a file written before the vault existed may be")
                     brokenEpoch = true
                 } else {
                     chained = true
@@ -101,14 +101,16 @@ enum AuditVerifier {
                 }
             } else {
                 guard let current = epochID, epoch == current else {
-                    problems.append("line \(lineNumber): belongs to epoch \(epoch) but follows epoch \(epochID ?? "none")")
+                    problems.append("line \(lineNumber): belongs to epoch \(name(epoch)) but follows epoch \(epochID.map(name) ?? "none")")
                     brokenEpoch = true
                     continue
                 }
                 if seq != expectedSeq {
                     problems.append("line \(lineNumber): seq \(seq) where \(expectedSeq) was expected (lines removed, reordered or inserted)")
                 }
-                expectedSeq = seq + 1
+                // Wrapping: a forged seq of Int64.max must be reported by the next line, not
+                // stop the daemon.
+                expectedSeq = seq &+ 1
             }
             if authenticated, let k = key {
                 var input = prevMAC
@@ -137,15 +139,15 @@ enum AuditVerifier {
             lastInFile = AuditLog.Checkpoint(epoch: epoch, seq: seq, mac: macHex)
         }
         if let unsealed {
-            problems.append("lines \(unsealed.first)-\(unsealed.last) (epoch \(unsealed.epoch)) were written before the vault existed and no sealed epoch after them in this file vouches for them: they cannot be authenticated")
+            problems.append("lines \(unsealed.first)-\(unsealed.last) (epoch \(name(unsealed.epoch))) were written before the vault existed and no sealed epoch after them in this file vouches for them: they cannot be authenticated")
         }
         if let checkpoint {
             if let last = lastInFile {
                 if last != checkpoint {
                     if last.epoch == checkpoint.epoch && last.seq < checkpoint.seq {
-                        problems.append("the file ends at seq \(last.seq) of epoch \(last.epoch) but the daemon wrote through seq \(checkpoint.seq): its tail was removed")
+                        problems.append("the file ends at seq \(last.seq) of epoch \(name(last.epoch)) but the daemon wrote through seq \(checkpoint.seq): its tail was removed")
                     } else {
-                        problems.append("the file ends at epoch \(last.epoch) seq \(last.seq), not where the daemon last wrote (epoch \(checkpoint.epoch) seq \(checkpoint.seq)): lines were removed or appended")
+                        problems.append("the file ends at epoch \(name(last.epoch)) seq \(last.seq), not where the daemon last wrote (epoch \(checkpoint.epoch) seq \(checkpoint.seq)): lines were removed or appended")
                     }
                 }
             } else {
@@ -153,5 +155,11 @@ enum AuditVerifier {
             }
         }
         return AuditVerifyResponse(ok: problems.isEmpty, lines: lines, epochs: epochs, problems: problems)
+    }
+
+    /// An epoch id as the file gives it, fit for a message the CLI prints to a terminal:
+    /// the daemon writes 16 hex digits; an edited file may hold escapes or megabytes.
+    static func name(_ epoch: String) -> String {
+        printableText(epoch, limit: 32)
     }
 }
