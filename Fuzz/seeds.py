@@ -283,4 +283,46 @@ provider = {
 for name, data in provider.items():
     write("provider-answer", name, data)
 
+
+# --- audit-verify: a mode byte (bit 0 the file, bit 1 live, bit 2 raw), then edits -------
+# Each genuine file (AuditFixture, 3 epochs of 3 events) has 12 lines; epoch lines are 0, 4
+# and 8. An edit is three bytes: operation (low 3 bits: 0 remove, 1 duplicate, 2 swap,
+# 3 flip a byte, 4 move, 5 insert a line of the other file, 6 cut short, 7 join; the flip's
+# mask is the operation's high bits, or 1), then a and b.
+
+def edits(*ops):
+    return bytes(b for op in ops for b in op)
+
+SEALED, UNSEALED, LIVE, RAW = 0, 1, 2, 4
+audit = {
+    "sealed": bytes([SEALED]),
+    "sealed-live": bytes([SEALED | LIVE]),
+    "unsealed-first": bytes([UNSEALED]),
+    "unsealed-first-live": bytes([UNSEALED | LIVE]),
+    "remove-line": bytes([SEALED | LIVE]) + edits((0, 2, 0)),
+    "swap-lines": bytes([SEALED]) + edits((2, 1, 2)),
+    "flip-byte": bytes([SEALED]) + edits((3 | 0x40, 5, 40)),
+    # Still JSON, still in order: only the MAC (the hash chain, unsealed) tells. Byte 20 of an
+    # event line is the year's last digit ('6' becomes '7').
+    "flip-time-digit": bytes([SEALED]) + edits((3, 5, 20)),
+    "flip-unsealed-time-digit": bytes([UNSEALED]) + edits((3, 1, 20)),
+    "duplicate-line": bytes([UNSEALED]) + edits((1, 3, 4)),
+    "move-epoch": bytes([SEALED]) + edits((4, 4, 9)),
+    "insert-other-file": bytes([SEALED]) + edits((5, 6, 6)),
+    "cut-line": bytes([SEALED]) + edits((6, 11, 3)),
+    "join-lines": bytes([UNSEALED]) + edits((7, 1, 0)),
+    "no-final-newline": bytes([SEALED]) + edits((7, 11, 0)),
+    # Accepted: the head cut at an epoch line (rotation looks the same) ...
+    "head-cut-at-epoch": bytes([SEALED]) + edits((0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)),
+    # ... but not as the live file once its tail is cut, nor unsealed lines left unvouched.
+    "tail-cut-live": bytes([SEALED | LIVE]) + edits((0, 11, 0)),
+    "unsealed-unvouched": bytes([UNSEALED]) + edits((0, 4, 0)),
+    "unsealed-then-other-sealed": bytes([UNSEALED]) + edits((0, 4, 0), (5, 4, 4)),
+    "raw-not-json": bytes([RAW]) + b"not an audit line\n{\"seq\":1}\n",
+    "raw-empty-live": bytes([RAW | LIVE]),
+}
+for name, data in audit.items():
+    write("audit-verify", name, data)
+
+
 print("wrote the seed corpora under", ROOT, file=sys.stderr)
