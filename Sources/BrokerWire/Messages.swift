@@ -406,12 +406,21 @@ public struct AuditVerifyResponse: Codable, Sendable, Equatable {
 
 /// RFC 3339 UTC with whole seconds ("2026-11-30T12:00:00Z").
 public enum RFC3339 {
+    /// The times RFC 3339 can write: 0000-01-01T00:00:00Z through 9999-12-31T23:59:59Z.
+    public static let earliestSeconds: Int64 = -62_167_219_200
+    public static let latestSeconds: Int64 = 253_402_300_799
+
+    /// A time outside what RFC 3339 can write is written as the nearest end of it (NaN as
+    /// the epoch), so that no value read from outside can stop the process here.
     public static func string(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let t = date.timeIntervalSince1970
+        let seconds: Int64 = if t.isNaN { 0 } else if t >= Double(latestSeconds) { latestSeconds }
+            else if t <= Double(earliestSeconds) { earliestSeconds } else { Int64(t.rounded(.down)) }
         return string(unixSeconds: seconds)
     }
 
     public static func string(unixSeconds: Int64) -> String {
+        let unixSeconds = Swift.min(Swift.max(unixSeconds, earliestSeconds), latestSeconds)
         // Civil-from-days (H. Hinnant), no Foundation formatter on the hot path.
         let days = unixSeconds >= 0 ? unixSeconds / 86400 : (unixSeconds - 86399) / 86400
         let secs = unixSeconds - days * 86400

@@ -21,6 +21,16 @@ struct WireTests {
         #expect(RFC3339.string(unixSeconds: 0) == "1970-01-01T00:00:00Z")
         #expect(RFC3339.string(unixSeconds: 951_782_400) == "2000-02-29T00:00:00Z")
         #expect(RFC3339.string(unixSeconds: 4_102_444_799) == "2099-12-31T23:59:59Z")
+        // Beyond what RFC 3339 writes: the nearest end, never a trap or a five-digit year
+        // (a token file's "expires_at": 1e57 once stopped credbroker import).
+        #expect(RFC3339.string(unixSeconds: .max) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.string(unixSeconds: .min) == "0000-01-01T00:00:00Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: 1e57)) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: -.infinity)) == "0000-01-01T00:00:00Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: .nan)) == "1970-01-01T00:00:00Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: 253_402_300_799.9)) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.parse("9999-12-31T23:59:59Z")?.timeIntervalSince1970 == Double(RFC3339.latestSeconds))
+        #expect(RFC3339.parse("0000-01-01T00:00:00Z")?.timeIntervalSince1970 == Double(RFC3339.earliestSeconds))
         for seconds in stride(from: Int64(-86_400 * 400), to: 4_000_000_000, by: 7_777_777) {
             let text = RFC3339.string(unixSeconds: seconds)
             let back = RFC3339.parse(text)?.timeIntervalSince1970
