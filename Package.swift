@@ -59,7 +59,7 @@ let package = Package(
             dependencies: ["BrokerCrypto", "BrokerWire", "CSystemShims"],
             swiftSettings: strictSettings),
         .target(
-            name: "BrokerVault", dependencies: ["BrokerCrypto", "BrokerSystem", "CSQLite"],
+            name: "BrokerVault", dependencies: ["BrokerCore", "BrokerCrypto", "BrokerSystem", "CSQLite"],
             swiftSettings: strictSettings),
         // Pure values and decisions: scopes and aliases, policies, errors. No I/O, no clock.
         .target(name: "BrokerCore", swiftSettings: strictSettings),

@@ -83,7 +83,7 @@ struct ImportCommand: ParsableCommand {
             for (index, candidate) in file.candidates.enumerated() {
                 let request = makeRequest(candidate, source: file.path, sandbox: endpointsBase)
                 let label = file.candidates.count > 1 ? "\(file.path) (credential \(index + 1) of \(file.candidates.count))" : file.path
-                Console.info("\(label): \(file.format.rawValue): \(plan(request, candidate))")
+                Console.info("\(label): \(file.format.rawValue): \(ImportParser.plan(request, candidate))")
                 do {
                     // One connection a request (DaemonClient asks the daemon to close it).
                     let answer = try DaemonClient.call(socket: daemon.socket, "POST", "/v1/admin/import", body: request, as: ImportResponse.self)
@@ -147,21 +147,6 @@ struct ImportCommand: ParsableCommand {
         }
         return ImportRequest(profile: profile, app: name ?? candidate.defaultAppName, appRecord: app, account: account ?? candidate.account,
                              grant: grant, verify: !noVerify, dryRun: dryRun, source: source)
-    }
-
-    /// What will be created: names and scopes, never a secret.
-    private func plan(_ request: ImportRequest, _ candidate: ImportCandidate) -> String {
-        var parts = ["profile \"\(request.profile)\"", "app \"\(request.app)\" (\(candidate.provider))"]
-        parts.append(request.account.map { "account \"\($0)\"" } ?? "account: asked of the provider")
-        if request.grant.scopes.isEmpty {
-            parts.append("scopes: from the provider's answer")
-        } else {
-            parts.append("scopes " + request.grant.scopes.map { ScopeAliases.alias(for: $0) ?? $0 }.joined(separator: " "))
-        }
-        if request.grant.flow == "jwt_bearer" { parts.append("service account") }
-        var text = parts.joined(separator: ", ")
-        if candidate.authorityHost != nil { text += " (a national cloud: the app must already be set up)" }
-        return text
     }
 
     private func report(_ what: String, _ error: any Error) {

@@ -53,7 +53,7 @@ package enum ImportParser {
             guard !rows.isEmpty else { throw CLIError(message: "\(source) is gcloud's credentials.db but holds no credential") }
             var out: [ImportCandidate] = []
             for row in rows {
-                let what = "\(source), account \"\(row.account)\""
+                let what = "\(source), account \"\(printableText(row.account, limit: 80))\""
                 let object = try jsonObject(row.json, source: what)
                 switch object["type"] as? String {
                 case "authorized_user":
@@ -114,13 +114,30 @@ package enum ImportParser {
         }
     }
 
+    /// What will be created: names and scopes, never a secret. The names come from the file
+    /// (or the command line) and go to a terminal, so they are shown as printable text.
+    package static func plan(_ request: ImportRequest, _ candidate: ImportCandidate) -> String {
+        func quoted(_ text: String) -> String { "\"" + printableText(text, limit: 120) + "\"" }
+        var parts = ["profile " + quoted(request.profile), "app \(quoted(request.app)) (\(candidate.provider))"]
+        parts.append(request.account.map { "account " + quoted($0) } ?? "account: asked of the provider")
+        if request.grant.scopes.isEmpty {
+            parts.append("scopes: from the provider's answer")
+        } else {
+            parts.append("scopes " + request.grant.scopes.map { printableText(ScopeAliases.alias(for: $0) ?? $0, limit: 120) }.joined(separator: " "))
+        }
+        if request.grant.flow == "jwt_bearer" { parts.append("service account") }
+        var text = parts.joined(separator: ", ")
+        if candidate.authorityHost != nil { text += " (a national cloud: the app must already be set up)" }
+        return text
+    }
+
     // MARK: - The formats
 
     static func authorizedUser(_ o: [String: Any], source: String) throws(CLIError) -> ImportCandidate {
         let f = Fields(o, source: source)
         let clientID = try f.required("client_id"), secret = try f.required("client_secret"), refresh = try f.required("refresh_token")
         if let universe = try f.optional("universe_domain"), universe != "googleapis.com" {
-            throw CLIError(message: "\(source) is for the Google universe \"\(universe)\", whose endpoints credbroker does not know; set the app up with credbroker setup generic")
+            throw CLIError(message: "\(source) is for the Google universe \"\(printableText(universe, limit: 40))\", whose endpoints credbroker does not know; set the app up with credbroker setup generic")
         }
         return ImportCandidate(format: .authorizedUser, provider: "google", defaultAppName: "google",
                                app: AppRecord(type: "google", clientID: clientID, clientSecret: secret),
@@ -136,7 +153,7 @@ package enum ImportParser {
                            hint: "log in instead: credbroker login google --profile PROFILE")
         }
         if let uri = try f.optional("token_uri"), !googleTokenURIs.contains(uri) {
-            throw CLIError(message: "\(source) names \"token_uri\" \(RedirectCallback.printable(uri, limit: 120)), which is not Google's; credbroker sends refresh tokens only to the app's own token endpoint",
+            throw CLIError(message: "\(source) names \"token_uri\" \(printableText(uri, limit: 120)), which is not Google's; credbroker sends refresh tokens only to the app's own token endpoint",
                            hint: "set the app up with its endpoints (credbroker setup generic) and import with --provider generic --name APP")
         }
         var scopes = try f.stringList("scopes")
@@ -224,7 +241,11 @@ package enum ImportParser {
         if let access {
             var expires: Date?
             if let seconds = o["expires_at"] as? NSNumber, !(o["expires_at"] is String) {
-                expires = Date(timeIntervalSince1970: seconds.doubleValue)
+                let value = seconds.doubleValue
+                guard value.isFinite, value >= 0, value <= Double(RFC3339.latestSeconds) else {
+                    throw CLIError(message: "\(source): \"expires_at\" is not a time in seconds since 1970")
+                }
+                expires = Date(timeIntervalSince1970: value)
             } else if let text = try f.optional("expires_at") {
                 expires = parseTime(text)
             }
@@ -272,7 +293,7 @@ package enum ImportParser {
 
     static func shown(_ value: Any?) -> String {
         guard let text = value as? String else { return value == nil ? "none" : "(not a string)" }
-        return "\"" + RedirectCallback.printable(text, limit: 40) + "\""
+        return "\"" + printableText(text, limit: 40) + "\""
     }
 
     /// Typed access to a JSON object's members; errors name the member, never its value.

@@ -1,3 +1,4 @@
+import BrokerCore
 package import BrokerWire
 import Foundation
 
@@ -18,8 +19,7 @@ package struct ServiceAccountFile {
             throw CLIError(message: "\(source) is not a Google service-account key file (not a JSON object)")
         }
         if let type = object["type"] as? String, type != "service_account" {
-            let shown = type.count <= 40 ? type : String(type.prefix(40)) + "..."
-            throw CLIError(message: "\(source) has \"type\": \"\(shown)\", not \"service_account\"",
+            throw CLIError(message: "\(source) has \"type\": \"\(printableText(type, limit: 40))\", not \"service_account\"",
                            hint: "download a key for a service account (IAM & Admin > Service accounts > Keys), not an OAuth client file")
         }
         func text(_ name: String) -> String? {

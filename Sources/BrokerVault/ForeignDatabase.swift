@@ -1,3 +1,4 @@
+import BrokerCore
 public import FoundationEssentials
 
 /// A foreign SQLite file read for `credbroker import`: gcloud's `credentials.db`. It is read
@@ -34,13 +35,14 @@ public enum ForeignDatabase {
                 switch row[1] {
                 case .text(let t): return Credential(account: account, json: Array(t.utf8))
                 case .blob(let b): return Credential(account: account, json: b)
-                default: throw VaultError(.invalidArgument, "\(source): the credential of \"\(account)\" is not text")
+                default: throw VaultError(.invalidArgument, "\(source): the credential of \"\(printableText(account, limit: 80))\" is not text")
                 }
             }
         } catch let error as VaultError {
             throw error
         } catch let error as SQLiteError {
-            throw VaultError(.invalidArgument, "\(source) cannot be read as an SQLite database (\(error.message))")
+            // SQLite's message can quote the file (a malformed schema's names).
+            throw VaultError(.invalidArgument, "\(source) cannot be read as an SQLite database (\(printableText(error.message, limit: 160)))")
         } catch {
             throw VaultError(.invalidArgument, "\(source) cannot be read as an SQLite database")
         }

@@ -108,6 +108,13 @@ struct ImportFormatsTests {
         let c = try #require(found.first)
         #expect(c.provider == "zoom" && c.app?.clientID == "zc" && c.grant.scopes == ["user:read", "meeting:read"])
         #expect(c.grant.accessToken == "at" && c.grant.expiresAt == "2026-09-21T15:13:20Z")
+        // A number that is no time (1e57 once stopped the CLI converting it) is refused by name.
+        for bad in [1e57, -5, 253_402_300_800] as [Double] {
+            var odd = object
+            odd["expires_at"] = bad
+            let error = try #require(throws: CLIError.self) { try ImportParser.parse(Self.json(odd), source: "g.json", provider: "zoom", now: Self.now) }
+            #expect(error.message == "g.json: \"expires_at\" is not a time in seconds since 1970", "\(bad)")
+        }
     }
 
     @Test(arguments: [
@@ -156,6 +163,51 @@ struct ImportFormatsTests {
         var damaged = bytes
         for i in 100..<min(damaged.count, 4096) { damaged[i] = 0xA5 }
         #expect(throws: CLIError.self) { try ImportParser.parse(damaged, source: "damaged.db", provider: nil, now: Self.now) }
+    }
+
+    /// What the parser says of a file goes to a terminal: a value from the file in a
+    /// message or in the plan line must not carry escapes or line breaks.
+    @Test func valuesFromTheFileAreShownOnlyAsPrintableText() throws {
+        let escape = "\u{1B}]0;owned\u{07}\u{1B}[2J\n"
+        func refusal(_ bytes: [UInt8]) throws -> String {
+            let error = try #require(throws: CLIError.self) { try ImportParser.parse(bytes, source: "f.json", provider: nil, now: Self.now) }
+            return error.message
+        }
+        let universe = try refusal(Self.json(["type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r",
+                                              "universe_domain": "x" + escape]))
+        #expect(universe.contains("the Google universe \"x?]0;owned??[2J?\""), "\(universe)")
+        let typeError = try #require(throws: CLIError.self) {
+            try ServiceAccountFile.parse(Self.json(["type": "installed" + escape, "client_email": "a@b", "private_key": "k", "client_id": "1"]), source: "sa.json")
+        }
+        let type = typeError.message
+        #expect(type.contains("\"type\": \"installed?]0;owned??[2J?\""), "\(type)")
+
+        var cache = Self.msalCache()
+        var accounts = cache["Account"] as! [String: [String: Any]]
+        for key in accounts.keys { accounts[key]!["username"] = "me" + escape }
+        cache["Account"] = accounts
+        let (_, found) = try ImportParser.parse(Self.json(cache), source: "msal.json", provider: nil, now: Self.now)
+        let c = try #require(found.first)
+        #expect(c.account == "me" + escape, "the account itself is kept as the file gives it")
+        let request = ImportRequest(profile: "dev", app: c.defaultAppName, appRecord: c.app, account: c.account, grant: c.grant, verify: true)
+        let plan = ImportParser.plan(request, c)
+        #expect(plan.contains("account \"me?]0;owned??[2J?\""), "\(plan)")
+        #expect(plan.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }, "\(plan)")
+
+        let dir = try TemporaryDirectory()
+        let db = dir.file("credentials.db")
+        let script = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute('CREATE TABLE credentials (account_id TEXT PRIMARY KEY, value BLOB)')
+            c.execute('INSERT INTO credentials VALUES (?, ?)', ('me\\x1b]0;owned\\x07', 42))
+            c.commit()
+            """
+        let made = try Subprocess.run("python3", ["-c", script, db])
+        try #require(made.status == 0, "\(made.stderr)")
+        let (bytes, _) = try ForeignFile.read(db)
+        let gcloud = try refusal(bytes)
+        #expect(gcloud.contains("the credential of \"me?]0;owned?\" is not text"), "\(gcloud)")
     }
 
     // MARK: - ForeignFile
