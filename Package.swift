@@ -205,7 +205,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
+                "BrokerCLI", "BrokerCore", "BrokerCrypto", "BrokerDaemon", "BrokerHTTP", "BrokerOAuth", "BrokerVault", "BrokerWire",
                 "APIClientCore", "GoogleAPIs", "MicrosoftGraph",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -325,4 +325,62 @@ for name, data in audit.items():
     write("audit-verify", name, data)
 
 
+# --- import-file: a --provider byte (0 none, 1 google, 2 microsoft, 3 zoom, 4 generic), then
+# a token file as credbroker import reads it (docs/migrating.md) --------------------------
+
+import sqlite3
+import tempfile
+
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+ESC = "\u001b]0;owned\u0007\u001b[2J\n"
+
+
+def gcloud_db(rows):
+    """gcloud's credentials.db: credentials (account_id TEXT PRIMARY KEY, value BLOB)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "credentials.db")
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA page_size = 512")
+        db.execute("CREATE TABLE credentials (account_id TEXT PRIMARY KEY, value BLOB)")
+        for account, value in rows:
+            db.execute("INSERT INTO credentials VALUES (?, ?)", (account, value))
+        db.commit()
+        db.close()
+        with open(path, "rb") as f:
+            return f.read()
+
+
+AUTHORIZED = {"type": "authorized_user", "client_id": "c.apps.googleusercontent.com", "client_secret": "GOCSPX-s",
+              "refresh_token": "1//r", "account": "me@example.com", "universe_domain": "googleapis.com"}
+SERVICE = {"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": PEM,
+           "client_email": "bot@p.iam.gserviceaccount.com", "client_id": "1234",
+           "token_uri": "https://oauth2.googleapis.com/token"}
+MSAL = {"Account": {"h-login.microsoftonline.com-t": {"home_account_id": "h", "environment": "login.microsoftonline.com",
+                                                       "realm": "t", "username": "me@contoso.com"}},
+        "RefreshToken": {"h-rt": {"home_account_id": "h", "environment": "login.microsoftonline.com", "client_id": "app",
+                                  "secret": "0.AR", "credential_type": "RefreshToken"}},
+        "AccessToken": {"h-at": {"home_account_id": "h", "client_id": "app", "secret": "eyJ0",
+                                 "target": "Calendars.Read Mail.Read", "expires_on": "1790003600"}}}
+imports = {
+    "authorized-user": bytes([0]) + j(AUTHORIZED).encode(),
+    "oauthlib-token": bytes([1]) + j({"token": "ya29.a", "refresh_token": "1//r", "token_uri": "https://oauth2.googleapis.com/token",
+                                      "client_id": "c", "client_secret": "s", "scopes": ["https://www.googleapis.com/auth/calendar.readonly"],
+                                      "expiry": "2026-09-21T13:00:00.123456Z"}).encode(),
+    "oauthlib-other-token-uri": bytes([0]) + j({"refresh_token": "1//r", "client_id": "c", "token_uri": "https://evil.example/t" + ESC}).encode(),
+    "service-account": bytes([0]) + j(SERVICE).encode(),
+    "service-account-other-type": bytes([0]) + j(dict(SERVICE, type="installed" + ESC)).encode(),
+    "msal-cache": bytes([2]) + j(MSAL).encode(),
+    "msal-escape-username": bytes([0]) + j(dict(MSAL, Account={"a": dict(MSAL["Account"]["h-login.microsoftonline.com-t"], username="me" + ESC)})).encode(),
+    "generic-expires-at": bytes([3]) + j({"access_token": "a", "refresh_token": "r", "expires_at": 1790003600, "client_id": "z",
+                                          "scope": "meeting:read", "email": "me@example.com"}).encode(),
+    "generic-no-provider": bytes([0]) + j({"access_token": "a", "expires_at": "2026-09-21T14:00:00Z"}).encode(),
+    "universe-escape": bytes([0]) + j(dict(AUTHORIZED, universe_domain="x" + ESC)).encode(),
+    "not-json": bytes([0]) + b"refresh_token=1//r\n",
+    "gcloud-db": bytes([1]) + gcloud_db([("me@example.com", j(AUTHORIZED).encode()),
+                                         ("bot@p.iam.gserviceaccount.com", j(SERVICE))]),
+    "gcloud-db-escape-account": bytes([0]) + gcloud_db([("me" + ESC, 42)]),
+}
+for name, data in imports.items():
+    write("import-file", name, data)
+
 print("wrote the seed corpora under", ROOT, file=sys.stderr)

@@ -32,7 +32,7 @@ public struct FuzzTarget: Sendable {
 
 public enum FuzzTargets {
     public static let all: [FuzzTarget] = [
-        APIFuzz.target, APIJSONFuzz.target, AuditVerifyFuzz.target, PolicyFuzz.target, ProviderAnswerFuzz.target, TokenResponseFuzz.target,
+        APIFuzz.target, APIJSONFuzz.target, AuditVerifyFuzz.target, ImportFileFuzz.target, PolicyFuzz.target, ProviderAnswerFuzz.target, TokenResponseFuzz.target,
         VaultRecordFuzz.target,
     ]
 
