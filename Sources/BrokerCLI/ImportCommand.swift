@@ -87,7 +87,8 @@ struct ImportCommand: ParsableCommand {
                 do {
                     // One connection a request (DaemonClient asks the daemon to close it).
                     let answer = try DaemonClient.call(socket: daemon.socket, "POST", "/v1/admin/import", body: request, as: ImportResponse.self)
-                    Console.info("\(label): \(answer.message)")
+                    // The daemon's words quote the app and account, which came from the file.
+                    Console.info("\(label): \(printableText(answer.message, limit: 600))")
                     imported += 1
                 } catch {
                     report(label, error)
@@ -152,8 +153,9 @@ struct ImportCommand: ParsableCommand {
     private func report(_ what: String, _ error: any Error) {
         switch error {
         case let e as CLIError:
-            Console.error("\(what): \(e.message)")
-            if let hint = e.hint { Console.hint(hint) }
+            // The daemon's refusals quote the app and account, which came from the file.
+            Console.error("\(what): \(printableText(e.message, limit: 600))")
+            if let hint = e.hint { Console.hint(printableText(hint, limit: 600)) }
         case let e as FileSecurityError:
             Console.error(e.description)
         default:

@@ -30,8 +30,9 @@ package struct ImportCandidate: Sendable {
     package var authorityHost: String?
 }
 
-/// Parses token files. Errors name the file and the field, never a value other than
-/// `type` (shortened) and account names.
+/// Parses token files. Errors name the file and the field; the values they show (`type`,
+/// `universe_domain`, `token_uri`, account names, SQLite's own message) are never a secret
+/// member's and are shown as printable ASCII, shortened.
 package enum ImportParser {
     /// Google's token endpoints, past and present: a file naming another `token_uri` is
     /// refused rather than trusted with where the refresh token goes.
@@ -159,7 +160,7 @@ package enum ImportParser {
         var scopes = try f.stringList("scopes")
         if scopes.isEmpty, let text = try f.optional("scope") { scopes = text.split(separator: " ").map(String.init) }
         var grant = GrantRecord(scopes: scopes, refreshToken: refresh)
-        if let token = try f.optional("token"), let expiry = try f.optional("expiry"), let date = parseTime(expiry), date > now {
+        if let token = try f.optional("token"), let expiry = try f.optional("expiry"), let date = parseTime(expiry).map(wholeSeconds), date > now {
             grant.accessToken = token
             grant.expiresAt = RFC3339.string(date)
         }
@@ -241,15 +242,16 @@ package enum ImportParser {
         if let access {
             var expires: Date?
             if let seconds = o["expires_at"] as? NSNumber, !(o["expires_at"] is String) {
+                // A number that is no time RFC 3339 can write (1e57 once stopped the CLI)
+                // is no expiry, as an unreadable text is.
                 let value = seconds.doubleValue
-                guard value.isFinite, value >= 0, value <= Double(RFC3339.latestSeconds) else {
-                    throw CLIError(message: "\(source): \"expires_at\" is not a time in seconds since 1970")
-                }
-                expires = Date(timeIntervalSince1970: value)
+                if value.isFinite, value >= 0, value <= Double(RFC3339.latestSeconds) { expires = Date(timeIntervalSince1970: value) }
             } else if let text = try f.optional("expires_at") {
                 expires = parseTime(text)
             }
-            if let date = expires, date > now {
+            // Compared in the whole seconds it is stored in: an expiry within the second
+            // after now would be stored as now.
+            if let date = expires.map(wholeSeconds), date > now {
                 grant.accessToken = access
                 grant.expiresAt = RFC3339.string(date)
             } else if refresh == nil {
@@ -278,6 +280,11 @@ package enum ImportParser {
         }
         guard let object = value as? [String: Any] else { throw CLIError(message: "\(source) is JSON but not an object") }
         return object
+    }
+
+    /// `date` without its fraction of a second, as RFC3339.string writes it.
+    static func wholeSeconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
     }
 
     /// RFC 3339, and google-auth's `isoformat()` with microseconds and a `Z`.

@@ -108,12 +108,18 @@ struct ImportFormatsTests {
         let c = try #require(found.first)
         #expect(c.provider == "zoom" && c.app?.clientID == "zc" && c.grant.scopes == ["user:read", "meeting:read"])
         #expect(c.grant.accessToken == "at" && c.grant.expiresAt == "2026-09-21T15:13:20Z")
-        // A number that is no time (1e57 once stopped the CLI converting it) is refused by name.
-        for bad in [1e57, -5, 253_402_300_800] as [Double] {
+        // A number that is no time (1e57 once stopped the CLI converting it) is no expiry:
+        // the refresh token is imported without the access token; alone, the access token
+        // is refused. An expiry within the second after now is not kept either (stored in
+        // whole seconds, it would be now).
+        for bad in [1e57, -5, 253_402_300_800, Self.now.timeIntervalSince1970 + 0.5] as [Double] {
             var odd = object
             odd["expires_at"] = bad
+            let (_, kept) = try ImportParser.parse(Self.json(odd), source: "g.json", provider: "zoom", now: Self.now)
+            #expect(kept.first?.grant.accessToken == nil && kept.first?.grant.refreshToken == "rt", "\(bad)")
+            odd["refresh_token"] = nil
             let error = try #require(throws: CLIError.self) { try ImportParser.parse(Self.json(odd), source: "g.json", provider: "zoom", now: Self.now) }
-            #expect(error.message == "g.json: \"expires_at\" is not a time in seconds since 1970", "\(bad)")
+            #expect(error.message.contains("holds only an access token, and it has expired"), "\(bad)")
         }
     }
 
