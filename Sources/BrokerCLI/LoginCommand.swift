@@ -172,8 +172,8 @@ struct LoginCommand: ParsableCommand {
     }
 
     static func providerRefusal(_ error: String, description: String?) -> CLIError {
-        let code = RedirectCallback.printable(error, limit: 64)
-        let detail = description.map { ": " + RedirectCallback.printable($0) } ?? ""
+        let code = printableText(error, limit: 64)
+        let detail = description.map { ": " + printableText($0) } ?? ""
         let hint = code == "access_denied" ? "the consent was declined; run the login again and allow access" : nil
         return CLIError(message: "the provider refused the login: \(code)\(detail)", hint: hint)
     }

@@ -66,7 +66,7 @@ package enum RedirectCallback {
         let question = target.firstIndex(of: "?")
         let requestPath = question.map { target[..<$0] } ?? target
         guard requestPath == path[...] else { return .reject(status: 404, reason: nil) }
-        guard parts[0] == "GET" else { return .reject(status: 405, reason: "ignored a \(printable(parts[0])) request to the login listener") }
+        guard parts[0] == "GET" else { return .reject(status: 405, reason: "ignored a \(printableText(parts[0])) request to the login listener") }
         guard let query = question.map({ target[target.index(after: $0)...] }), let items = parse(query: query) else {
             return .reject(status: 400, reason: "ignored a request to the login listener without a valid query")
         }
@@ -114,11 +114,6 @@ package enum RedirectCallback {
         String(text.replacingOccurrences(of: "+", with: " ")).removingPercentEncoding
     }
 
-    /// Text from a request, fit for one terminal line: printable ASCII, at most `limit`
-    /// characters.
-    package static func printable(_ text: some StringProtocol, limit: Int = 200) -> String {
-        printableText(text, limit: limit)
-    }
 }
 
 /// The pages the browser sees. Fixed text: nothing from the request is echoed, so there is

@@ -1,3 +1,5 @@
+import BrokerCore
+
 /// Checks on endpoint URLs (DESIGN.md: every endpoint is configurable; plain http:// only
 /// for loopback hosts). Stricter than a general URL parser on purpose: no user info, no
 /// fragment, no white space or characters that need quoting, an ASCII host name or an IP
@@ -89,7 +91,6 @@ enum EndpointURL {
 
     /// Printable ASCII only, at most 200 characters: for quoting a configured value.
     static func printable(_ text: String) -> String {
-        let kept = text.unicodeScalars.prefix(200).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
-        return String(kept) + (text.unicodeScalars.count > 200 ? "..." : "")
+        printableText(text, limit: 200)
     }
 }

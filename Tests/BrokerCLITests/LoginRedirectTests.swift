@@ -1,4 +1,5 @@
 import BrokerCLI
+import BrokerCore
 import BrokerSystem
 import BrokerTesting
 import Foundation
@@ -124,7 +125,7 @@ struct LoginRedirectTests {
         #expect(C.classify(requestLine: "GET /cb?code=a&state=s HTTP/1.1", path: "/cb", expectedState: nil, delivered: ["s"]).isRejection)
         #expect(LoginRedirectServer.state(ofAuthorizationURL: "https://a.example/auth?client_id=x&state=abc%2Fd&scope=y") == "abc/d")
         #expect(LoginRedirectServer.state(ofAuthorizationURL: "https://a.example/auth?client_id=x") == nil)
-        #expect(C.printable("a\u{1B}[31mb\nc") == "a?[31mb?c")
+        #expect(printableText("a\u{1B}[31mb\nc") == "a?[31mb?c")
     }
 }
 
