@@ -288,7 +288,7 @@ for name, data in provider.items():
 # Each genuine file (AuditFixture, 3 epochs of 3 events) has 12 lines; epoch lines are 0, 4
 # and 8. An edit is three bytes: operation (low 3 bits: 0 remove, 1 duplicate, 2 swap,
 # 3 flip a byte, 4 move, 5 insert a line of the other file, 6 cut short, 7 join; the flip's
-# mask is the operation's high bits, or 1), then a and b.
+# mask is made of the operation's five high bits h: h << 3 | h >> 2 | 1), then a and b.
 
 def edits(*ops):
     return bytes(b for op in ops for b in op)
@@ -373,6 +373,9 @@ imports = {
     "msal-escape-username": bytes([0]) + j(dict(MSAL, Account={"a": dict(MSAL["Account"]["h-login.microsoftonline.com-t"], username="me" + ESC)})).encode(),
     "generic-expires-at": bytes([3]) + j({"access_token": "a", "refresh_token": "r", "expires_at": 1790003600, "client_id": "z",
                                           "scope": "meeting:read", "email": "me@example.com"}).encode(),
+    # An expiry within the second after "now" (1790000000): stored in whole seconds, it would be now.
+    "oauthlib-expiry-within-the-second": bytes([1]) + j({"token": "ya29.a", "refresh_token": "1//r", "client_id": "c",
+                                                         "expiry": "2026-09-21T14:13:20.5Z"}).encode(),
     "generic-no-provider": bytes([0]) + j({"access_token": "a", "expires_at": "2026-09-21T14:00:00Z"}).encode(),
     "universe-escape": bytes([0]) + j(dict(AUTHORIZED, universe_domain="x" + ESC)).encode(),
     "not-json": bytes([0]) + b"refresh_token=1//r\n",

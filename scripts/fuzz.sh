@@ -16,7 +16,7 @@
 #   --keep           keep the scratch directory (grown corpus, logs) even when all pass
 #   --no-build       use the binary already in .build-fuzz
 #   --build-only     build it and stop (before several runs in parallel with --no-build)
-#   TARGET...        some of: api api-json audit-verify policy provider-answer token-response vault-record (default: all)
+#   TARGET...        some of: api api-json audit-verify import-file policy provider-answer token-response vault-record (default: all)
 #
 # New inputs libFuzzer finds never go into the committed corpus.
 # A crash, a broken invariant, a leak, a timeout (10 s for one input) or running out of

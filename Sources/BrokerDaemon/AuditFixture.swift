@@ -20,7 +20,8 @@ package final class AuditFixture: Sendable {
     private let keyPair: SecretBox
     private let files: [[UInt8]]
     private let ends: [AuditLog.Checkpoint]
-    /// For each file, which lines (0-based) are epoch lines, and the first sealed one.
+    /// For each file, which lines (0-based) are epoch lines. All but an unsealed first
+    /// file's line 0 are sealed, so its second entry is the epoch that vouches for it.
     package let epochLines: [[Int]]
 
     /// Writes both files in `directory` (an existing private directory), `epochs` epochs

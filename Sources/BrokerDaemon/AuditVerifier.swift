@@ -108,8 +108,8 @@ enum AuditVerifier {
                 if seq != expectedSeq {
                     problems.append("line \(lineNumber): seq \(seq) where \(expectedSeq) was expected (lines removed, reordered or inserted)")
                 }
-                // Wrapping: a forged seq of Int64.max must be reported by the next line, not
-                // stop the daemon.
+                // Wrapping: a forged seq of Int64.max is reported (and the line after it),
+                // and must not stop the daemon.
                 expectedSeq = seq &+ 1
             }
             if authenticated, let k = key {

@@ -15,13 +15,15 @@ import BrokerWire
 ///   file's lines: remove, duplicate, swap, flip a byte, move, insert a line of the other
 ///   file, cut a line short, join two lines.
 ///
-/// Invariants: the verifier never stops the process; it counts the file's lines; `ok` is
-/// true exactly when there are no problems, and every problem is one printable line of
-/// bounded length (the CLI prints them to a terminal). For edits: the verifier accepts the
-/// result only if it is an unedited run of one genuine file's lines, starting at the
-/// file's start or at a sealed epoch line, taking an unsealed epoch's lines only with the
-/// sealed epoch line that vouches for them, and, for a live file, ending at the writer's
-/// last line.
+/// Invariants: the verifier never stops the process; it counts the file's lines, and
+/// every problem is one printable line of bounded length (the CLI prints them to a
+/// terminal). It accepts the file exactly when it is an unedited run of one genuine file's
+/// lines, starting at the file's start or at a sealed epoch line, taking an unsealed
+/// epoch's lines only with the sealed epoch line that vouches for them, and, for a live
+/// file, ending at the writer's last line; and then it counts the run's epochs.
+///
+/// The fixture's keys and epoch ids are new in every process, so a raw input holding
+/// genuine lines does not reproduce in the next run; edits refer to line positions and do.
 enum AuditVerifyFuzz {
     static let target = FuzzTarget(
         name: "audit-verify", summary: "a genuine audit file edited line by line (or raw bytes), checked by the daemon's verifier",
@@ -49,7 +51,13 @@ enum AuditVerifyFuzz {
         if let problem = wellFormed(result, file: file) { return problem }
         // Raw bytes face the same oracle: without the key, no input can be a new file
         // the verifier accepts.
-        return result.ok ? acceptedRun(file, live: live) : nil
+        let run = genuineRun(file, live: live)
+        switch (result.ok, run) {
+        case (true, .refused(let why)): return "an edited file was accepted: \(why)"
+        case (false, .accepted): return "an unedited run of a genuine file was refused: \(result.problems.prefix(3))"
+        case (true, .accepted(let epochs)) where result.epochs != epochs: return "counted \(result.epochs) epochs in a run holding \(epochs)"
+        default: return nil
+        }
     }
 
     static func lines(_ bytes: [UInt8]) -> [[UInt8]] {
@@ -78,7 +86,9 @@ enum AuditVerifyFuzz {
             case 2: list.swapAt(x, y)
             case 3:
                 guard !list[x].isEmpty else { continue }
-                list[x][b % list[x].count] ^= UInt8(truncatingIfNeeded: op >> 3) | 1
+                // The operation's five high bits make the mask, so that any bit can flip.
+                let high = UInt8(truncatingIfNeeded: op >> 3)
+                list[x][b % list[x].count] ^= (high << 3) | (high >> 2) | 1
             case 4: list.insert(list.remove(at: x), at: y)
             case 6: list[x].removeLast(min(list[x].count, 1 + b % 8))
             default:
@@ -96,9 +106,8 @@ enum AuditVerifyFuzz {
 
     /// The answer's form, whatever the file.
     static func wellFormed(_ result: AuditVerifyResponse, file: [UInt8]) -> String? {
-        let expectedLines = file.isEmpty ? 0 : file.split(separator: 0x0A, omittingEmptySubsequences: false).count - (file.last == 0x0A ? 1 : 0)
+        let expectedLines = lines(file).count
         if result.lines != expectedLines { return "counted \(result.lines) lines in a file of \(expectedLines)" }
-        if result.ok != result.problems.isEmpty { return "ok is \(result.ok) with \(result.problems.count) problems" }
         for problem in result.problems {
             if problem.utf8.count > 400 { return "a problem of \(problem.utf8.count) bytes" }
             if problem.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) { return "a problem holds a byte that is not printable ASCII: \(Array(problem.utf8))" }
@@ -106,26 +115,36 @@ enum AuditVerifyFuzz {
         return nil
     }
 
-    /// An accepted file must be an unedited run of one genuine file's lines.
-    static func acceptedRun(_ file: [UInt8], live: AuditFixture.Log?) -> String? {
+    enum Run {
+        /// What the verifier must accept, with its epoch lines.
+        case accepted(epochs: Int)
+        /// What it must refuse, and why.
+        case refused(String)
+    }
+
+    /// Whether `file` is an unedited run of one genuine file's lines that the verifier must
+    /// accept: starting at the file's start or at a sealed epoch line, holding the sealed
+    /// epoch that vouches for any unsealed lines in it, ending with a newline, and, checked
+    /// as the live file, ending at the writer's last line.
+    static func genuineRun(_ file: [UInt8], live: AuditFixture.Log?) -> Run {
         let got = lines(file)
         if got.isEmpty {
-            return live == nil ? nil : "an empty file was accepted as the live file"
+            return live == nil ? .accepted(epochs: 0) : .refused("an empty file as the live file")
         }
-        guard file.last == 0x0A else { return "a file without its final newline was accepted" }
+        guard file.last == 0x0A else { return .refused("a file without its final newline") }
         for log in AuditFixture.Log.allCases {
             let genuine = lines(fixture.bytes(of: log))
             guard let start = genuine.firstIndex(of: got[0]), start + got.count <= genuine.count,
                   Array(genuine[start..<(start + got.count)]) == got else { continue }
             let epochs = fixture.epochLines[log.rawValue]
             let end = start + got.count // exclusive
-            if start != 0 && !epochs.contains(start) { return "a run of \(log) starting inside an epoch (line \(start)) was accepted" }
+            if start != 0 && !epochs.contains(start) { return .refused("a run of \(log) starting inside an epoch (line \(start))") }
             if log == .unsealedFirst && start == 0 && end <= epochs[1] {
-                return "the unsealed epoch's lines (through line \(end - 1)) were accepted without the sealed epoch that vouches for them"
+                return .refused("the unsealed epoch's lines (through line \(end - 1)) without the sealed epoch that vouches for them")
             }
-            if let live, (live != log || end != genuine.count) { return "a run of \(log) ending at line \(end) was accepted as the live \(live) file" }
-            return nil
+            if let live, live != log || end != genuine.count { return .refused("a run of \(log) ending at line \(end) as the live \(live) file") }
+            return .accepted(epochs: epochs.filter { $0 >= start && $0 < end }.count)
         }
-        return "an edited file was accepted: \(got.count) lines that are no run of a genuine file"
+        return .refused("\(got.count) lines that are no run of a genuine file")
     }
 }
