@@ -18,7 +18,7 @@ enum EndpointURL {
     /// not secret).
     static func check(_ url: String, allowQuery: Bool = true) -> Result<Parts, OAuthError> {
         func fail(_ why: String) -> Result<Parts, OAuthError> {
-            .failure(OAuthError(.configuration, "endpoint URL \"\(printable(url))\" \(why)"))
+            .failure(OAuthError(.configuration, "endpoint URL \"\(printableText(url))\" \(why)"))
         }
         guard !url.isEmpty, url.utf8.count <= maxLength else { return fail("is empty or longer than \(maxLength) bytes") }
         for b in url.utf8 {
@@ -87,10 +87,5 @@ enum EndpointURL {
     static func host(of url: String) -> String {
         if case .success(let parts) = check(url) { return parts.host }
         return "the provider"
-    }
-
-    /// Printable ASCII only, at most 200 characters: for quoting a configured value.
-    static func printable(_ text: String) -> String {
-        printableText(text, limit: 200)
     }
 }

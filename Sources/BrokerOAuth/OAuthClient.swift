@@ -1,3 +1,4 @@
+import BrokerCore
 public import BrokerHTTP
 public import FoundationEssentials
 public import BrokerCrypto
@@ -76,7 +77,7 @@ public struct OAuthClient: Sendable {
         if !grantScopes.isEmpty {
             let outside = scopes.filter { ScopeRules.canonical($0, allowed: grantScopes) == nil }
             guard outside.isEmpty else {
-                throw OAuthError(.invalidScope, "scopes outside the grant: \(outside.prefix(5).map { EndpointURL.printable($0) }.joined(separator: " "))")
+                throw OAuthError(.invalidScope, "scopes outside the grant: \(outside.prefix(5).map { printableText($0) }.joined(separator: " "))")
             }
         }
         let requested = scopes.isEmpty ? grantScopes : scopes

@@ -1,3 +1,5 @@
+import BrokerCore
+
 /// Everything needed to talk to one provider app, resolved from the app's vault record by
 /// `resolve(...)`: the real providers' URLs by default, each overridable (docs/spec/oauth.md).
 public struct ProviderConfig: Sendable, Equatable {
@@ -71,18 +73,18 @@ public struct ProviderConfig: Sendable, Equatable {
         clientAuth: ClientAuthMethod?, rotatesRefreshTokens: Bool?
     ) throws(OAuthError) -> ProviderConfig {
         guard isValidClientID(clientID) else {
-            throw OAuthError(.configuration, "client id \"\(EndpointURL.printable(clientID))\" is empty, too long or has white space or control characters")
+            throw OAuthError(.configuration, "client id \"\(printableText(clientID))\" is empty, too long or has white space or control characters")
         }
         let givenTenant = (tenant?.isEmpty ?? true) ? nil : tenant
         var resolvedTenant: String?
         if type == .microsoft {
             let t = givenTenant ?? microsoftDefaultTenant
             guard isValidTenant(t) else {
-                throw OAuthError(.configuration, "Microsoft tenant \"\(EndpointURL.printable(t))\" is not common, organizations, consumers, a tenant id or a domain name")
+                throw OAuthError(.configuration, "Microsoft tenant \"\(printableText(t))\" is not common, organizations, consumers, a tenant id or a domain name")
             }
             resolvedTenant = t
         } else if let givenTenant {
-            throw OAuthError(.configuration, "a tenant (\"\(EndpointURL.printable(givenTenant))\") applies only to microsoft apps, not \(type.rawValue)")
+            throw OAuthError(.configuration, "a tenant (\"\(printableText(givenTenant))\") applies only to microsoft apps, not \(type.rawValue)")
         }
 
         for name in endpoints.keys.sorted() {
@@ -91,12 +93,12 @@ public struct ProviderConfig: Sendable, Equatable {
                 guard !api.isEmpty, api.count <= 64,
                     api.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") })
                 else {
-                    throw OAuthError(.configuration, "endpoint name \"\(EndpointURL.printable(name))\" is not api. followed by lowercase letters, digits, - or _")
+                    throw OAuthError(.configuration, "endpoint name \"\(printableText(name))\" is not api. followed by lowercase letters, digits, - or _")
                 }
                 continue
             }
             guard endpointNames.contains(name) else {
-                throw OAuthError(.configuration, "unknown endpoint name \"\(EndpointURL.printable(name))\"; known: \(endpointNames.joined(separator: ", ")), api.NAME")
+                throw OAuthError(.configuration, "unknown endpoint name \"\(printableText(name))\"; known: \(endpointNames.joined(separator: ", ")), api.NAME")
             }
             if name == "authority" && type != .microsoft {
                 throw OAuthError(.configuration, "the authority endpoint applies only to microsoft apps, not \(type.rawValue)")

@@ -1,3 +1,5 @@
+import BrokerCore
+
 /// How scopes are sent and how a response's scopes are checked against what may be granted.
 enum ScopeRules {
     static let graphResource = "https://graph.microsoft.com/"
@@ -20,7 +22,7 @@ enum ScopeRules {
         guard scopes.count <= maxScopes else { throw OAuthError(.invalidScope, "more than \(maxScopes) scopes requested") }
         for scope in scopes {
             guard !scope.isEmpty, scope.utf8.count <= maxScopeBytes, scope.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                throw OAuthError(.invalidScope, "scope \"\(EndpointURL.printable(scope))\" is empty, too long, or has white space or non-ASCII characters")
+                throw OAuthError(.invalidScope, "scope \"\(printableText(scope))\" is empty, too long, or has white space or non-ASCII characters")
             }
         }
     }

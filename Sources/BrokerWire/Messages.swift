@@ -413,10 +413,10 @@ public enum RFC3339 {
     /// A time outside what RFC 3339 can write is written as the nearest end of it (NaN as
     /// the epoch), so that no value read from outside can stop the process here.
     public static func string(_ date: Date) -> String {
+        // Bounded before the conversion, which traps outside Int64; string(unixSeconds:)
+        // then applies the range itself.
         let t = date.timeIntervalSince1970
-        let seconds: Int64 = if t.isNaN { 0 } else if t >= Double(latestSeconds) { latestSeconds }
-            else if t <= Double(earliestSeconds) { earliestSeconds } else { Int64(t.rounded(.down)) }
-        return string(unixSeconds: seconds)
+        return string(unixSeconds: t.isNaN ? 0 : Int64(Swift.min(Swift.max(t.rounded(.down), -1e18), 1e18)))
     }
 
     public static func string(unixSeconds: Int64) -> String {
